@@ -1,0 +1,377 @@
+/**
+ * The client a user holds. It owns one role at a time (leader, follower or local) and keeps
+ * everything that must survive a change of leader: the subscriptions and their listeners, the
+ * publications, and the calls made while there is no leader.
+ *
+ * State machine (one transition function, #setState):
+ *   electing ──► leading | following | local ──(leader lost)──► electing
+ *   any ──close()──► closed
+ *
+ * Offline rules: a call made while electing waits (up to responseTimeout) and goes to the next
+ * leader; a call in flight when the leader is lost fails with ERR_CLUSTER_LEADER_LOST and is
+ * never re-sent (at most once); subscriptions and publications are replayed to every new leader.
+ */
+import { debuglog } from 'node:util';
+import { Base } from 'sdk-base';
+import {
+  ClientClosedError, ConnectTimeoutError, InvalidArgumentError, PortInUseError,
+  ResponseTimeoutError, SubscribeTimeoutError,
+} from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import { delegateNames, type Descriptor, type DelegateNames } from '../delegates.js';
+import { DataClientHost, type InvokeCallback, SUBSCRIPTION_KEY_PREFIX } from '../roles/host.js';
+import { FollowerRole } from '../roles/follower.js';
+import { LeaderRole } from '../roles/leader.js';
+import { acquireSingle, LocalRole } from '../roles/local.js';
+import type { Role, RoleSink } from '../roles/role.js';
+import { PortServer } from '../transport/port-server.js';
+import { symbols } from '../symbols.js';
+
+const debug = debuglog('cluster-share:client');
+
+/** Where the client is in its life. */
+export type ClientState = 'electing' | 'leading' | 'following' | 'local' | 'closed';
+
+/** A subscription listener: receives each value pushed for its `reg`. */
+export type SubscribeListener = (value: never) => void;
+
+interface Subscription {
+  reg: unknown;
+  listeners: Array<(value: unknown) => void>;
+}
+
+interface QueuedCall {
+  method: string;
+  args: unknown[];
+  callback: InvokeCallback | undefined;
+  timer: NodeJS.Timeout;
+}
+
+/** Socket errors that mean "no leader right now": compete again. */
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ERR_CLUSTER_LEADER_LOST', 'ECONNABORTED']);
+
+function isTransient(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && TRANSIENT_CODES.has(String((err as { code?: unknown }).code));
+}
+
+/** Short jittered pause between election attempts: 2-10 ms at first, growing to at most 250 ms. */
+function retryDelay(attempt: number): Promise<void> {
+  const ceiling = Math.min(250, 10 * 2 ** Math.min(attempt, 5));
+  const ms = 2 + Math.random() * ceiling;
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+export class ClusterClient extends Base implements RoleSink {
+  readonly #options: ResolvedOptions;
+  readonly #createRealClient: () => object;
+  readonly #names: DelegateNames;
+  #state: ClientState = 'electing';
+  #role: Role | undefined;
+  #queue: QueuedCall[] = [];
+  readonly #subs = new Map<string, Subscription>();
+  readonly #pubs = new Map<string, unknown>();
+  readonly #values = new Map<string, unknown>();
+  readonly #subscribeTimers = new Map<string, NodeJS.Timeout>();
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ResolvedOptions, createRealClient: () => object, descriptors: ReadonlyMap<string, Descriptor>) {
+    super();
+    this.#options = options;
+    this.#createRealClient = createRealClient;
+    this.#names = delegateNames(descriptors);
+    this.setMaxListeners(options.maxListeners);
+    this.#start().catch(err => this.#failStart(err));
+  }
+
+  /** True while this process holds the DataClient (leader, or single mode). */
+  get isClusterClientLeader(): boolean {
+    return this.#role?.isLeader ?? false;
+  }
+
+  /** Current state: electing, leading, following, local (single mode) or closed. */
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** The resolved options (defaults and environment applied). */
+  get clusterOptions(): Readonly<ResolvedOptions> {
+    return this.#options;
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  #setState(next: ClientState): void {
+    if (this.#state === next || this.#isClosed()) return;
+    debug('%s: %s -> %s', this.#options.name, this.#state, next);
+    this.#state = next;
+  }
+
+  async #start(): Promise<void> {
+    const role = this.#options.singleMode ? await this.#createLocal() : await this.#elect();
+    if (this.#isClosed()) {
+      await role.close();
+      return;
+    }
+    this.#adopt(role);
+    this.ready(true);
+  }
+
+  #failStart(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.#failQueue(() => error);
+    this.ready(error);
+  }
+
+  async #createLocal(): Promise<Role> {
+    const host = acquireSingle(this.#options, this.#names, this.#createRealClient);
+    const role = new LocalRole(host, this, this);
+    try {
+      await host.ready();
+    } catch (err) {
+      await role.close();
+      throw err;
+    }
+    return role;
+  }
+
+  /** Competes for the port until this process leads or follows, within the time budget. */
+  async #elect(): Promise<Role> {
+    const o = this.#options;
+    const budget = o.isLeader === false ? o.maxWaitTime : o.connectTimeout;
+    const deadline = Date.now() + budget;
+    let lastError: unknown;
+    for (let attempt = 0; ; attempt++) {
+      if (this.#isClosed()) throw new ClientClosedError(o.name, 'closed while electing');
+      if (o.isLeader !== false) {
+        const server = await PortServer.claim(o.port, o.logger, o.transcode);
+        if (server && !server.hasChannel(o.name)) return this.#lead(server);
+        if (o.isLeader === true) throw new PortInUseError(o.name, o.port);
+      }
+      try {
+        return await FollowerRole.connect(o, this, this.#names.publish, Math.max(1, deadline - Date.now()));
+      } catch (err) {
+        if (!isTransient(err)) throw err;
+        lastError = err;
+        debug('%s: attempt %d: %s', o.name, attempt, (err as Error).message);
+      }
+      if (Date.now() >= deadline) throw new ConnectTimeoutError(o.name, o.port, budget, { cause: lastError });
+      await retryDelay(attempt);
+    }
+  }
+
+  async #lead(server: PortServer): Promise<Role> {
+    const host = new DataClientHost(this.#options, this.#createRealClient(), this.#names);
+    const role = new LeaderRole(host, server, this, this);
+    server.addChannel(this.#options.name, role);
+    try {
+      await host.ready();
+    } catch (err) {
+      // Release the port so another process can try; followers already registered got the error.
+      await role.close().catch(() => undefined);
+      throw err;
+    }
+    return role;
+  }
+
+  /** Makes `role` current: replays subscriptions and publications, then sends queued calls. */
+  #adopt(role: Role): void {
+    this.#role = role;
+    this.#setState(role.kind === 'leader' ? 'leading' : role.kind === 'follower' ? 'following' : 'local');
+    for (const [key, sub] of this.#subs) role.subscribe(key, sub.reg);
+    for (const reg of this.#pubs.values()) role.publish(reg);
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const call of queue) {
+      clearTimeout(call.timer);
+      this.#send(role, call.method, call.args, call.callback);
+    }
+  }
+
+  // RoleSink: the follower lost its leader. Elect again; calls queue meanwhile.
+  lost(role: Role, err: Error | undefined): void {
+    if (role !== this.#role || this.#isClosed()) return;
+    this.#role = undefined;
+    this.#setState('electing');
+    this.#options.logger.warn(`[cluster-share] "${this.#options.name}" lost its leader${err ? ` (${err.message})` : ''}; electing a new one`);
+    this.#reelect().catch(error => this.emit('error', error));
+  }
+
+  async #reelect(): Promise<void> {
+    for (let attempt = 0; !this.#isClosed(); attempt++) {
+      try {
+        const role = await this.#elect();
+        if (this.#isClosed()) {
+          await role.close();
+          return;
+        }
+        this.#adopt(role);
+        return;
+      } catch (err) {
+        if (this.#isClosed()) return;
+        this.#options.logger.warn(`[cluster-share] "${this.#options.name}" re-election failed, retrying: ${(err as Error).message}`);
+        await retryDelay(attempt + 5);
+      }
+    }
+  }
+
+  // RoleSink: a subscription value.
+  deliver(key: string, value: unknown): void {
+    const sub = this.#subs.get(key);
+    if (!sub) return;
+    this.#values.set(key, value);
+    this.#clearSubscribeTimer(key);
+    for (const listener of sub.listeners.slice()) this.#callListener(listener, value);
+  }
+
+  #callListener(listener: (value: unknown) => void, value: unknown): void {
+    try {
+      listener(value);
+    } catch (err) {
+      // A throwing listener must not stop the others nor break the connection.
+      process.nextTick(() => this.emit('error', err));
+    }
+  }
+
+  #keyOf(reg: unknown): string {
+    return SUBSCRIPTION_KEY_PREFIX + this.#options.formatKey(reg);
+  }
+
+  /** Subscribes `listener` to `reg`; one subscription per key reaches the leader. */
+  [symbols.subscribe](reg: unknown, listener: (value: unknown) => void): this {
+    if (typeof listener !== 'function') {
+      throw new InvalidArgumentError(`subscribe(reg, listener): listener must be a function, got ${typeof listener}`);
+    }
+    if (this.#isClosed()) throw new ClientClosedError(this.#options.name, 'subscribe after close');
+    const key = this.#keyOf(reg);
+    const sub = this.#subs.get(key);
+    if (sub) {
+      sub.listeners.push(listener);
+      if (this.#values.has(key) && this.#options.isBroadcast) {
+        const value = this.#values.get(key);
+        process.nextTick(() => this.#callListener(listener, value));
+      }
+      return this;
+    }
+    this.#subs.set(key, { reg, listeners: [listener] });
+    this.#armSubscribeTimer(key);
+    this.#role?.subscribe(key, reg);
+    return this;
+  }
+
+  /** Removes `listener` (or every listener) of `reg`; the last one out unsubscribes at the leader. */
+  [symbols.unSubscribe](reg: unknown, listener?: (value: unknown) => void): this {
+    if (listener !== undefined && typeof listener !== 'function') {
+      throw new InvalidArgumentError(`unSubscribe(reg, listener): listener must be a function or omitted, got ${typeof listener}`);
+    }
+    const key = this.#keyOf(reg);
+    const sub = this.#subs.get(key);
+    if (!sub) return this;
+    sub.listeners = listener ? sub.listeners.filter(l => l !== listener) : [];
+    if (sub.listeners.length === 0) {
+      this.#subs.delete(key);
+      this.#values.delete(key);
+      this.#clearSubscribeTimer(key);
+      this.#role?.unSubscribe(key, reg);
+    }
+    return this;
+  }
+
+  /** Publishes `reg` through the DataClient; it is published again to every new leader. */
+  [symbols.publish](reg: unknown): this {
+    if (this.#isClosed()) throw new ClientClosedError(this.#options.name, 'publish after close');
+    this.#pubs.set(this.#options.formatKey(reg), reg);
+    this.#role?.publish(reg);
+    return this;
+  }
+
+  /**
+   * Invokes `method` on the DataClient. With a callback: a call that expects an answer.
+   * Without: oneway (no answer, failures are logged).
+   */
+  [symbols.invoke](method: string, args: unknown[], callback?: InvokeCallback): void {
+    if (this.#isClosed()) {
+      if (callback) process.nextTick(callback, new ClientClosedError(this.#options.name, `${method} called after close`));
+      return;
+    }
+    const role = this.#role;
+    if (role) {
+      this.#send(role, method, args, callback);
+      return;
+    }
+    const { responseTimeout } = this.#options;
+    const call: QueuedCall = {
+      method,
+      args,
+      callback,
+      timer: setTimeout(() => {
+        const index = this.#queue.indexOf(call);
+        if (index >= 0) this.#queue.splice(index, 1);
+        const err = new ResponseTimeoutError(method, responseTimeout, 'no leader was available');
+        if (callback) callback(err);
+        else this.#options.logger.warn(`[cluster-share] "${this.#options.name}" oneway ${method} dropped: ${err.message}`);
+      }, responseTimeout),
+    };
+    this.#queue.push(call);
+  }
+
+  #send(role: Role, method: string, args: unknown[], callback: InvokeCallback | undefined): void {
+    if (callback) role.invoke(method, args, callback);
+    else role.invokeOneway(method, args);
+  }
+
+  #failQueue(makeError: (call: QueuedCall) => Error): void {
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const call of queue) {
+      clearTimeout(call.timer);
+      call.callback?.(makeError(call));
+    }
+  }
+
+  #armSubscribeTimer(key: string): void {
+    const timeout = this.#options.subscribeTimeout;
+    if (!timeout) return;
+    const timer = setTimeout(() => {
+      this.#subscribeTimers.delete(key);
+      this.emit('error', new SubscribeTimeoutError(key, timeout));
+    }, timeout);
+    timer.unref();
+    this.#subscribeTimers.set(key, timer);
+  }
+
+  #clearSubscribeTimer(key: string): void {
+    const timer = this.#subscribeTimers.get(key);
+    if (timer) {
+      clearTimeout(timer);
+      this.#subscribeTimers.delete(key);
+    }
+  }
+
+  /**
+   * Closes this client: a leader releases the port, answers the calls it already received and
+   * closes the DataClient; a follower waits for its calls in flight. Idempotent.
+   */
+  [symbols.close](): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#setState('closed');
+    this.#failQueue(call => new ClientClosedError(this.#options.name, `${call.method} was waiting for a leader`));
+    for (const timer of this.#subscribeTimers.values()) clearTimeout(timer);
+    this.#subscribeTimers.clear();
+    const role = this.#role;
+    this.#role = undefined;
+    if (role) await role.close();
+    this.emit('close');
+  }
+
+  /** sdk-base's close() calls this. */
+  async _close(): Promise<void> {
+    await this[symbols.close]();
+  }
+}
+

@@ -1,0 +1,165 @@
+/**
+ * Every error cluster-share raises, in one place. Each class has a stable `name`
+ * and a stable `code` (public API: match on `code`, never on the message).
+ */
+
+/** Fields kept when an error crosses the wire (what cluster-client 3.x sends too). */
+export interface SerializedError {
+  name?: string;
+  message?: string;
+  code?: string;
+  stack?: string;
+}
+
+/** Base class of every error cluster-share raises itself. */
+export class ClusterShareError extends Error {
+  /** Stable, documented error code, e.g. `ERR_CLUSTER_RESPONSE_TIMEOUT`. */
+  readonly code: string;
+
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An option has a bad value or an unknown name. Thrown synchronously, before anything starts. */
+export class InvalidOptionError extends ClusterShareError {
+  /** The option at fault, e.g. `port`. */
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super(`[cluster-share] invalid option "${option}": ${message}`, 'ERR_CLUSTER_INVALID_OPTION');
+    this.option = option;
+  }
+}
+
+/** An argument of a public call is wrong (a listener that is not a function, ...). */
+export class InvalidArgumentError extends ClusterShareError {
+  constructor(message: string) {
+    super(`[cluster-share] ${message}`, 'ERR_CLUSTER_INVALID_ARGUMENT');
+  }
+}
+
+/** `delegate(from, to)` names a target that does not exist, or a method the DataClient lacks. */
+export class InvalidDelegateError extends ClusterShareError {
+  constructor(message: string) {
+    super(`[cluster-share] ${message}`, 'ERR_CLUSTER_INVALID_DELEGATE');
+  }
+}
+
+/** No answer to a call within `responseTimeout` (or no leader to send it to in that time). */
+export class ResponseTimeoutError extends ClusterShareError {
+  readonly timeout: number;
+  readonly method: string;
+  constructor(method: string, timeout: number, detail: string) {
+    super(`[cluster-share] ${method}: no response in ${timeout}ms (${detail})`, 'ERR_CLUSTER_RESPONSE_TIMEOUT');
+    this.timeout = timeout;
+    this.method = method;
+  }
+}
+
+/**
+ * The connection to the leader was lost while this call was in flight. The call may or may not
+ * have run on the leader; it is never re-sent behind the caller's back (at most once).
+ */
+export class LeaderLostError extends ClusterShareError {
+  readonly method: string;
+  constructor(method: string, options?: { cause?: unknown }) {
+    super(`[cluster-share] ${method}: the connection to the leader was lost while the call was in flight; it may or may not have run`, 'ERR_CLUSTER_LEADER_LOST', options);
+    this.method = method;
+  }
+}
+
+/** The call was made on, or was pending in, a client that has been closed. */
+export class ClientClosedError extends ClusterShareError {
+  constructor(name: string, what: string) {
+    super(`[cluster-share] client "${name}" is closed: ${what}`, 'ERR_CLUSTER_CLIENT_CLOSED');
+  }
+}
+
+/** `isLeader: true` but another process (or client) already holds the port. */
+export class PortInUseError extends ClusterShareError {
+  readonly port: number;
+  constructor(name: string, port: number, options?: { cause?: unknown }) {
+    super(`[cluster-share] client "${name}" must lead (isLeader: true) but port ${port} is already taken`, 'ERR_CLUSTER_PORT_IN_USE', options);
+    this.port = port;
+  }
+}
+
+/** No leader could be reached in time (`connectTimeout`, or `maxWaitTime` with `isLeader: false`). */
+export class ConnectTimeoutError extends ClusterShareError {
+  readonly port: number;
+  constructor(name: string, port: number, timeout: number, options?: { cause?: unknown }) {
+    super(`[cluster-share] client "${name}" found no leader on 127.0.0.1:${port} within ${timeout}ms`, 'ERR_CLUSTER_CONNECT_TIMEOUT', options);
+    this.port = port;
+  }
+}
+
+/** The leader process never created the channel (client name) this follower registered. */
+export class ChannelNotFoundError extends ClusterShareError {
+  constructor(channel: string, waited: number) {
+    super(`[cluster-share] the leader has no channel "${channel}" (waited ${waited}ms for it to be created)`, 'ERR_CLUSTER_CHANNEL_NOT_FOUND');
+  }
+}
+
+/** The leader's DataClient is not available: its `ready` failed (reported to every follower). */
+export class LeaderStartError extends ClusterShareError {
+  constructor(channel: string, cause: SerializedError) {
+    super(`[cluster-share] the leader of "${channel}" failed to start its DataClient: ${cause.message ?? 'unknown error'}`, 'ERR_CLUSTER_LEADER_START_FAILED', { cause });
+  }
+}
+
+/** The DataClient has no method of that name (the leader answers this instead of crashing). */
+export class MethodNotFoundError extends ClusterShareError {
+  constructor(method: string) {
+    super(`[cluster-share] the DataClient has no method "${method}"`, 'ERR_CLUSTER_METHOD_NOT_FOUND');
+  }
+}
+
+/** A follower got no subscription value within `subscribeTimeout`. Emitted as an `error` event. */
+export class SubscribeTimeoutError extends ClusterShareError {
+  constructor(key: string, timeout: number) {
+    super(`[cluster-share] no value for subscription ${key} within subscribeTimeout ${timeout}ms`, 'ERR_CLUSTER_SUBSCRIBE_TIMEOUT');
+  }
+}
+
+/** A peer sent bytes that are not a valid packet; that one connection is closed. */
+export class ProtocolError extends ClusterShareError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`[cluster-share] protocol error: ${message}`, 'ERR_CLUSTER_PROTOCOL', options);
+  }
+}
+
+/** The leader dropped a follower that sent nothing for 3 heartbeat intervals. */
+export class HeartbeatTimeoutError extends ClusterShareError {
+  constructor(idle: number, maxIdle: number) {
+    super(`[cluster-share] follower silent for ${idle}ms (limit ${maxIdle}ms: 3 heartbeat intervals); connection dropped`, 'ERR_CLUSTER_HEARTBEAT_TIMEOUT');
+  }
+}
+
+/**
+ * An error the DataClient threw on the leader, rebuilt on the follower: same `name`, `message`
+ * and `code`; `stack` is the leader's stack. It is an `Error`; the original class is not
+ * rebuilt (classes do not cross process boundaries).
+ */
+export function reviveError(data: SerializedError | undefined | null): Error {
+  const source: SerializedError = data && typeof data === 'object' ? data : { message: String(data) };
+  const err = new Error(source.message ?? '') as Error & { code?: string };
+  // Copy every field the leader sent (name, code, stack, and any extra enumerable ones).
+  Object.assign(err, source);
+  return err;
+}
+
+/** The inverse of reviveError: the fields that cross the wire for an error. */
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const e = err as Error & { code?: unknown };
+    return {
+      name: e.name,
+      message: e.message,
+      code: typeof e.code === 'string' ? e.code : e.code === undefined ? undefined : String(e.code),
+      stack: e.stack,
+    };
+  }
+  return { name: 'Error', message: String(err), code: undefined, stack: undefined };
+}

@@ -1,0 +1,47 @@
+/**
+ * cluster-share: many Node.js processes on one host share ONE connection-holding client.
+ * A drop-in for cluster-client 3.x.
+ *
+ * ESM: `import cluster, { APIClientBase, close } from 'cluster-share'`.
+ * CommonJS: `const cluster = require('cluster-share')` is the callable `cluster` function with
+ * `.close`, `.APIClientBase` and every other export attached.
+ */
+import { APIClientBase } from './api-client.js';
+import { close, cluster } from './cluster.js';
+import * as errors from './errors.js';
+import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT, DEFAULT_RESPONSE_TIMEOUT } from './options.js';
+import { serializeJsonCodec } from './protocol/codec.js';
+
+export { cluster, close, ClientGenerator } from './cluster.js';
+export type {
+  AutoDelegates, CreatedClient, DataClientClass, DelegatedMethod, InvokeMethod, MethodKeys, MethodResult,
+  OnewayMethod, PublishMethod, SubscribeMethod, UnSubscribeMethod,
+} from './cluster.js';
+export { APIClientBase } from './api-client.js';
+export type { APIClientOptions } from './api-client.js';
+export { ClusterClient } from './client/cluster-client.js';
+export type { ClientState } from './client/cluster-client.js';
+export type { DelegateTarget } from './delegates.js';
+export {
+  DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_LISTENERS, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT,
+  DEFAULT_RESPONSE_TIMEOUT,
+} from './options.js';
+export type { ClusterOptions, Logger, Transcode } from './options.js';
+export { serializeJsonCodec } from './protocol/codec.js';
+export * from './errors.js';
+
+/** The default export: `cluster` with every other export attached, like `require('cluster-client')`. */
+const clusterShare = Object.assign(cluster, {
+  cluster,
+  close,
+  APIClientBase,
+  serializeJsonCodec,
+  DEFAULT_PORT,
+  DEFAULT_MAX_WAIT_TIME,
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_RESPONSE_TIMEOUT,
+  DEFAULT_HEARTBEAT_INTERVAL,
+  ...errors,
+});
+
+export default clusterShare;

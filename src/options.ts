@@ -1,0 +1,199 @@
+/**
+ * Options: defaults, environment variables and validation, in one place.
+ * `resolveOptions` is the only function that reads `process.env`.
+ */
+import { debuglog } from 'node:util';
+import stringify from 'json-stringify-safe';
+import { InvalidOptionError } from './errors.js';
+import { serializeJsonCodec } from './protocol/codec.js';
+import type { Codec } from './protocol/packet.js';
+
+/** Port every process competes for when none is given (`NODE_CLUSTER_CLIENT_PORT`). */
+export const DEFAULT_PORT = 7777;
+/** How long a forced follower (`isLeader: false`) waits for a leader, and how long a follower waits for its registration to be answered. */
+export const DEFAULT_MAX_WAIT_TIME = 30_000;
+/** How long finding or becoming a leader may take (`NODE_CLUSTER_CLIENT_CONNECT_TIMEOUT`). */
+export const DEFAULT_CONNECT_TIMEOUT = 10_000;
+/** How long a call waits for its answer. */
+export const DEFAULT_RESPONSE_TIMEOUT = 3_000;
+/** How often a follower sends a heartbeat; the leader drops one silent for 3 intervals. */
+export const DEFAULT_HEARTBEAT_INTERVAL = 20_000;
+/** `maxListeners` of the client emitters. */
+export const DEFAULT_MAX_LISTENERS = 20;
+
+/** A logger: the console works, as do egg-logger and pino-style loggers. */
+export interface Logger {
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string | Error, ...args: unknown[]): void;
+}
+
+/** `transcode` of cluster-client 3.x: how invoke arguments, results and subscription values become bytes. */
+export type Transcode = Codec;
+
+/** Options of `cluster(DataClient, options)`. Every one is optional. */
+export interface ClusterOptions {
+  /** Channel name: clients with the same name share one DataClient. @default the DataClient class name */
+  name?: string;
+  /** Loopback TCP port the processes compete for. @default `NODE_CLUSTER_CLIENT_PORT` or 7777 */
+  port?: number;
+  /** No sockets: one shared, reference-counted DataClient per name per process. @default `NODE_CLUSTER_CLIENT_SINGLE_MODE === '1'` */
+  singleMode?: boolean;
+  /** `true`: must lead (error if the port is taken). `false`: never competes, only follows. @default undefined (compete) */
+  isLeader?: boolean | null;
+  /** With `isLeader: false`: how long to wait for a leader to appear; also how long a follower waits for the leader's DataClient to become ready. @default 30000 */
+  maxWaitTime?: number;
+  /** How long finding or becoming a leader may take before `ready()` fails. @default `NODE_CLUSTER_CLIENT_CONNECT_TIMEOUT` or 10000 */
+  connectTimeout?: number;
+  /** How long a call waits for its answer (including while a leader is being elected). @default 3000 */
+  responseTimeout?: number;
+  /** Follower heartbeat period in ms. @default 20000 */
+  heartbeatInterval?: number;
+  /** Leader drops followers silent for 3 heartbeat intervals. @default true */
+  isCheckHeartbeat?: boolean;
+  /** If set, an `error` event (ERR_CLUSTER_SUBSCRIBE_TIMEOUT) is emitted when a new subscription gets no value in this many ms. @default undefined (off) */
+  subscribeTimeout?: number;
+  /** Delegate subscribe/unSubscribe/publish/close and every async or generator method automatically. @default true */
+  autoGenerate?: boolean;
+  /** Push each subscription value to every subscriber (`true`) or to one chosen at random (`false`). @default true */
+  isBroadcast?: boolean;
+  /** Where warnings and errors go. @default console (info is silent unless NODE_DEBUG=cluster-share) */
+  logger?: Logger;
+  /** Codec for arguments, results and values; every process on the port must use the same. @default serialize-json (as cluster-client 3.x) */
+  transcode?: Transcode;
+  /** Turns a subscription `reg` into its key. @default json-stringify-safe */
+  formatKey?: (reg: unknown) => string;
+  /** `setMaxListeners` for the client and its DataClient event relay. @default 20 */
+  maxListeners?: number;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedOptions {
+  name: string;
+  port: number;
+  singleMode: boolean;
+  isLeader: boolean | undefined;
+  maxWaitTime: number;
+  connectTimeout: number;
+  responseTimeout: number;
+  heartbeatInterval: number;
+  isCheckHeartbeat: boolean;
+  subscribeTimeout: number | undefined;
+  autoGenerate: boolean;
+  isBroadcast: boolean;
+  logger: Logger;
+  transcode: Transcode;
+  formatKey: (reg: unknown) => string;
+  maxListeners: number;
+}
+
+const infoLog = debuglog('cluster-share');
+
+/** The default logger: warnings and errors on the console; info only with NODE_DEBUG=cluster-share. */
+export const defaultLogger: Logger = {
+  info: (message, ...args) => infoLog(message, ...args),
+  warn: (message, ...args) => console.warn(message, ...args),
+  error: (message, ...args) => console.error(message, ...args),
+};
+
+/** json-stringify-safe, as 3.x: handles cycles, so any `reg` has a key. */
+export function defaultFormatKey(reg: unknown): string {
+  return stringify(reg);
+}
+
+const KNOWN_OPTIONS = new Set<string>([
+  'name', 'port', 'singleMode', 'isLeader', 'maxWaitTime', 'connectTimeout', 'responseTimeout',
+  'heartbeatInterval', 'isCheckHeartbeat', 'subscribeTimeout', 'autoGenerate', 'isBroadcast',
+  'logger', 'transcode', 'formatKey', 'maxListeners',
+]);
+
+function envInteger(variable: string, option: string, min: number, max: number): number | undefined {
+  const raw = process.env[variable];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(option, `environment variable ${variable}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function checkInteger(option: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(option, `must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkBoolean(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new InvalidOptionError(option, `must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+function checkFunction<T>(option: string, value: unknown): T {
+  if (typeof value !== 'function') throw new InvalidOptionError(option, `must be a function, got ${describe(value)}`);
+  return value as T;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  return typeof value;
+}
+
+const MAX_TIMEOUT = 2 ** 31 - 1;
+
+/**
+ * Fills defaults (and environment variables) and validates every option.
+ * Throws InvalidOptionError naming the first bad option; has no other effect.
+ */
+export function resolveOptions(defaultName: string, input: ClusterOptions | undefined): ResolvedOptions {
+  if (input !== undefined && (input === null || typeof input !== 'object')) {
+    throw new InvalidOptionError('options', `must be an object, got ${describe(input)}`);
+  }
+  const o: ClusterOptions = input ?? {};
+  for (const key of Object.keys(o)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new InvalidOptionError(key, `unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`);
+    }
+  }
+  const pick = <K extends keyof ClusterOptions>(key: K): ClusterOptions[K] => o[key];
+
+  const name = pick('name') ?? defaultName;
+  if (typeof name !== 'string' || name === '') {
+    throw new InvalidOptionError('name', `must be a non-empty string, got ${describe(name)}`);
+  }
+  const port = pick('port') ?? envInteger('NODE_CLUSTER_CLIENT_PORT', 'port', 1, 65535) ?? DEFAULT_PORT;
+  const isLeader = pick('isLeader');
+  if (isLeader !== undefined && isLeader !== null) checkBoolean('isLeader', isLeader);
+  const subscribeTimeout = pick('subscribeTimeout');
+  if (subscribeTimeout !== undefined) checkInteger('subscribeTimeout', subscribeTimeout, 1, MAX_TIMEOUT);
+  const logger = pick('logger') ?? defaultLogger;
+  for (const level of ['info', 'warn', 'error'] as const) {
+    if (!logger || typeof (logger as unknown as Record<string, unknown>)[level] !== 'function') {
+      throw new InvalidOptionError('logger', `must have an ${level}() method`);
+    }
+  }
+  const transcode = pick('transcode') ?? serializeJsonCodec;
+  if (!transcode || typeof transcode.encode !== 'function' || typeof transcode.decode !== 'function') {
+    throw new InvalidOptionError('transcode', 'must be an object with encode(value) and decode(buffer) functions');
+  }
+
+  return {
+    name,
+    port: checkInteger('port', port, 1, 65535),
+    singleMode: checkBoolean('singleMode', pick('singleMode') ?? process.env.NODE_CLUSTER_CLIENT_SINGLE_MODE === '1'),
+    isLeader: isLeader ?? undefined,
+    maxWaitTime: checkInteger('maxWaitTime', pick('maxWaitTime') ?? DEFAULT_MAX_WAIT_TIME, 0, MAX_TIMEOUT),
+    connectTimeout: checkInteger('connectTimeout', pick('connectTimeout') ?? envInteger('NODE_CLUSTER_CLIENT_CONNECT_TIMEOUT', 'connectTimeout', 1, MAX_TIMEOUT) ?? DEFAULT_CONNECT_TIMEOUT, 1, MAX_TIMEOUT),
+    responseTimeout: checkInteger('responseTimeout', pick('responseTimeout') ?? DEFAULT_RESPONSE_TIMEOUT, 1, MAX_TIMEOUT),
+    heartbeatInterval: checkInteger('heartbeatInterval', pick('heartbeatInterval') ?? DEFAULT_HEARTBEAT_INTERVAL, 1, MAX_TIMEOUT),
+    isCheckHeartbeat: checkBoolean('isCheckHeartbeat', pick('isCheckHeartbeat') ?? true),
+    subscribeTimeout,
+    autoGenerate: checkBoolean('autoGenerate', pick('autoGenerate') ?? true),
+    isBroadcast: checkBoolean('isBroadcast', pick('isBroadcast') ?? true),
+    logger,
+    transcode,
+    formatKey: checkFunction('formatKey', pick('formatKey') ?? defaultFormatKey),
+    maxListeners: checkInteger('maxListeners', pick('maxListeners') ?? DEFAULT_MAX_LISTENERS, 0, MAX_TIMEOUT),
+  };
+}

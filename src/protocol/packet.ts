@@ -1,0 +1,162 @@
+/**
+ * Wire protocol v1, byte-compatible with cluster-client 3.x (see DESIGN.md §2).
+ *
+ * ```
+ * offset size field
+ *  0      1   protocol version = 1
+ *  1      1   0 = request, 1 = response
+ *  2      2   reserved, 0
+ *  4      8   request id (int64 big-endian; ids are 1..2^30 and wrap)
+ * 12      4   timeout in ms (int32)
+ * 16      4   length of the connection object (int32)
+ * 20      4   length of the application data (int32)
+ * 24      …   connection object: UTF-8 JSON { type, ... }
+ *  …      …   application data (codec bytes, may be empty)
+ * ```
+ * This module does no I/O.
+ */
+import { ProtocolError } from '../errors.js';
+
+export const PROTOCOL_VERSION = 1;
+export const HEADER_LENGTH = 24;
+export const PACKET_REQUEST = 0;
+export const PACKET_RESPONSE = 1;
+/** Request ids stay below 2^30 so they fit in the low word (what 3.x does). */
+export const MAX_REQUEST_ID = 2 ** 30;
+const TWO_POW_32 = 2 ** 32;
+
+/** The JSON connection object of a packet. `type` says what the packet is. */
+export interface ConnObj {
+  type: string;
+  [field: string]: unknown;
+}
+
+/** A decoded packet. `data` is a view into the received bytes (not a copy). */
+export interface Packet {
+  id: number;
+  isResponse: boolean;
+  timeout: number;
+  connObj: ConnObj;
+  data: Buffer | undefined;
+}
+
+/** Something that turns a value into bytes and back (cluster-client's `transcode`). */
+export interface Codec {
+  encode(value: unknown): Buffer;
+  decode(data: Buffer): unknown;
+}
+
+let lastId = 0;
+/** Next request id for this process: 1 .. 2^30-1, then wraps to 1 (as 3.x). */
+export function nextRequestId(): number {
+  lastId += 1;
+  if (lastId >= MAX_REQUEST_ID) lastId = 1;
+  return lastId;
+}
+
+function writeHeader(buf: Buffer, isResponse: boolean, id: number, timeout: number, connLength: number, dataLength: number): void {
+  buf[0] = PROTOCOL_VERSION;
+  buf[1] = isResponse ? PACKET_RESPONSE : PACKET_REQUEST;
+  buf[2] = 0;
+  buf[3] = 0;
+  buf.writeUInt32BE(Math.floor(id / TWO_POW_32), 4);
+  buf.writeUInt32BE(id >>> 0, 8);
+  buf.writeInt32BE(timeout | 0, 12);
+  buf.writeInt32BE(connLength, 16);
+  buf.writeInt32BE(dataLength, 20);
+}
+
+/** Header + JSON of a packet in a buffer with `extra` spare bytes at the end for the data. */
+function encodeHead(id: number, isResponse: boolean, timeout: number, connObj: ConnObj, dataLength: number, extra: number): Buffer {
+  const json = JSON.stringify(connObj);
+  const connLength = Buffer.byteLength(json);
+  const buf = Buffer.allocUnsafe(HEADER_LENGTH + connLength + extra);
+  writeHeader(buf, isResponse, id, timeout, connLength, dataLength);
+  buf.write(json, HEADER_LENGTH, connLength, 'utf8');
+  return buf;
+}
+
+/**
+ * Encodes one packet into a single buffer (one allocation: header, JSON and data together).
+ * An array of `data` parts is written one after the other as the application data.
+ */
+export function encodePacket(id: number, isResponse: boolean, timeout: number, connObj: ConnObj, data?: Buffer | readonly Buffer[]): Buffer {
+  let dataLength = 0;
+  if (data) {
+    if (Buffer.isBuffer(data)) dataLength = data.length;
+    else for (const part of data) dataLength += part.length;
+  }
+  const buf = encodeHead(id, isResponse, timeout, connObj, dataLength, dataLength);
+  if (data) {
+    let offset = buf.length - dataLength;
+    if (Buffer.isBuffer(data)) data.copy(buf, offset);
+    else for (const part of data) offset += part.copy(buf, offset);
+  }
+  return buf;
+}
+
+/**
+ * Encodes only the header and JSON of a packet whose `dataLength` bytes of data the caller
+ * writes next: fan-out sends the same data buffer to every follower without copying it.
+ */
+export function encodePacketHead(id: number, isResponse: boolean, timeout: number, connObj: ConnObj, dataLength: number): Buffer {
+  return encodeHead(id, isResponse, timeout, connObj, dataLength, 0);
+}
+
+/**
+ * Encodes invoke arguments: for each argument `[int32 length][codec bytes]`.
+ * Returns the parts (length prefixes and codec outputs) so encodePacket copies them once.
+ */
+export function encodeInvokeArgs(args: readonly unknown[], codec: Codec): Buffer[] {
+  const parts: Buffer[] = [];
+  for (const arg of args) {
+    const bytes = codec.encode(arg);
+    const len = Buffer.allocUnsafe(4);
+    len.writeInt32BE(bytes.length, 0);
+    parts.push(len, bytes);
+  }
+  return parts;
+}
+
+/** Decodes invoke arguments; a length that runs past the data is a ProtocolError. */
+export function decodeInvokeArgs(data: Buffer | undefined, argLength: number, codec: Codec): unknown[] {
+  if (!Number.isInteger(argLength) || argLength < 0) {
+    throw new ProtocolError(`invoke argLength must be a non-negative integer, got ${JSON.stringify(argLength)}`);
+  }
+  const args: unknown[] = new Array(argLength);
+  let offset = 0;
+  for (let i = 0; i < argLength; i++) {
+    if (!data || offset + 4 > data.length) {
+      throw new ProtocolError(`invoke argument ${i} of ${argLength} is missing`);
+    }
+    const len = data.readInt32BE(offset);
+    if (len < 0 || offset + 4 + len > data.length) {
+      throw new ProtocolError(`invoke argument ${i} declares ${len} bytes but ${data.length - offset - 4} remain`);
+    }
+    args[i] = codec.decode(data.subarray(offset + 4, offset + 4 + len));
+    offset += 4 + len;
+  }
+  return args;
+}
+
+/** The fields of a 24-byte header. */
+export interface PacketHeader {
+  version: number;
+  isResponse: boolean;
+  id: number;
+  timeout: number;
+  connLength: number;
+  dataLength: number;
+}
+
+/** Reads a header from the first 24 bytes of `buf` (no validation). */
+export function readHeader(buf: Buffer): PacketHeader {
+  return {
+    version: buf[0]!,
+    isResponse: buf[1] === PACKET_RESPONSE,
+    id: buf.readInt32BE(4) * TWO_POW_32 + buf.readUInt32BE(8),
+    timeout: buf.readInt32BE(12),
+    connLength: buf.readInt32BE(16),
+    dataLength: buf.readInt32BE(20),
+  };
+}

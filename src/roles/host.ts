@@ -1,0 +1,209 @@
+/**
+ * Holds the real DataClient (on the leader, and in single mode): waits for its ready, invokes
+ * its methods in every call style, and keeps ONE upstream subscription per key whose values
+ * are encoded once and fanned out to every subscriber (followers and local clients).
+ */
+import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
+import co from 'co';
+import { MethodNotFoundError } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import type { DelegateNames } from '../delegates.js';
+
+/** Prefix of every subscription key on the wire (as 3.x). */
+export const SUBSCRIPTION_KEY_PREFIX = '$$inner$$__';
+
+/** Receives the encoded values of the keys it subscribed. */
+export interface Subscriber {
+  deliver(key: string, data: Buffer): void;
+}
+
+interface Topic {
+  subscribers: Set<Subscriber>;
+  last: Buffer | undefined;
+}
+
+type AnyFunction = (...args: unknown[]) => unknown;
+export type InvokeCallback = (err: unknown, result?: unknown) => void;
+
+const noop = (): void => {};
+
+function isGeneratorFunction(fn: unknown): boolean {
+  return typeof fn === 'function' && fn.constructor?.name === 'GeneratorFunction';
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/**
+ * Calls `fn` in whichever style it uses: generator (run with co), promise-returning or async,
+ * callback-style (a trailing callback is always appended, as 3.x does), or plain sync.
+ * `callback` is called exactly once; a synchronous throw becomes an error result.
+ */
+export function callInAnyStyle(target: object, fn: AnyFunction, args: unknown[], callback: InvokeCallback): void {
+  let done = false;
+  const once: InvokeCallback = (err, result) => {
+    if (done) return;
+    done = true;
+    callback(err, result);
+  };
+  try {
+    if (isGeneratorFunction(fn)) {
+      co.wrap(fn as (...a: unknown[]) => Generator).apply(target, args).then(r => once(null, r), once);
+      return;
+    }
+    const ret = fn.apply(target, [...args, once]);
+    if (isThenable(ret)) ret.then(r => once(null, r), err => once(err ?? new Error('rejected without a reason')));
+    // A plain synchronous function (it declares no parameter for the callback) answers with
+    // its return value; a callback-style one answers through the callback.
+    else if (fn.length <= args.length) once(null, ret);
+  } catch (err) {
+    once(err);
+  }
+}
+
+/** Re-emits every event of `from` on the targets (DataClient events reach the wrappers). */
+export function relayEvents(from: EventEmitter, targets: Set<EventEmitter>): void {
+  // Keep an 'error' listener on the DataClient so an emitted error reaches the wrappers
+  // instead of throwing inside the DataClient.
+  if (from.listenerCount('error') === 0) from.on('error', noop);
+  const emit = from.emit;
+  from.emit = function relayedEmit(this: EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
+    const handled = emit.call(this, event, ...args);
+    for (const target of targets) target.emit(event, ...args);
+    return handled;
+  };
+}
+
+export class DataClientHost {
+  readonly options: ResolvedOptions;
+  readonly realClient: object;
+  readonly methods: DelegateNames;
+  /** Wrappers that receive the DataClient's events. */
+  readonly eventTargets = new Set<EventEmitter>();
+  readonly #ready: Promise<void>;
+  readonly #topics = new Map<string, Topic>();
+  #closed = false;
+
+  constructor(options: ResolvedOptions, realClient: object, methods: DelegateNames) {
+    this.options = options;
+    this.realClient = realClient;
+    this.methods = methods;
+    if (realClient instanceof EventEmitter) relayEvents(realClient, this.eventTargets);
+    this.#ready = waitReady(realClient);
+    // Callers observe the failure through ready(); avoid an unhandled rejection meanwhile.
+    this.#ready.catch(noop);
+  }
+
+  /** Resolves when the DataClient is ready; rejects with its start error. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Subscription key on the wire for a `reg`. */
+  keyOf(reg: unknown): string {
+    return SUBSCRIPTION_KEY_PREFIX + this.options.formatKey(reg);
+  }
+
+  invoke(method: string, args: unknown[], callback: InvokeCallback): void {
+    const fn = (this.realClient as Record<string, unknown>)[method];
+    if (typeof fn !== 'function') {
+      callback(new MethodNotFoundError(method));
+      return;
+    }
+    callInAnyStyle(this.realClient, fn as AnyFunction, args, callback);
+  }
+
+  /** Adds a subscriber to `key`; subscribes upstream once per key; replays the last value. */
+  subscribe(key: string, reg: unknown, subscriber: Subscriber): void {
+    let topic = this.#topics.get(key);
+    if (!topic) {
+      topic = { subscribers: new Set([subscriber]), last: undefined };
+      this.#topics.set(key, topic);
+      const name = this.methods.subscribe;
+      if (!name) {
+        this.options.logger.warn(`[cluster-share] "${this.options.name}": subscribe called but the DataClient has no subscribe method`);
+        return;
+      }
+      const current = topic;
+      const listener = (value: unknown): void => this.#publishValue(current, key, value);
+      (this.realClient as Record<string, AnyFunction>)[name]!(reg, listener);
+      return;
+    }
+    topic.subscribers.add(subscriber);
+    if (topic.last && this.options.isBroadcast) subscriber.deliver(key, topic.last);
+  }
+
+  unSubscribe(key: string, subscriber: Subscriber): void {
+    this.#topics.get(key)?.subscribers.delete(subscriber);
+  }
+
+  /** Removes a subscriber from every key (its connection closed). */
+  removeSubscriber(subscriber: Subscriber): void {
+    for (const topic of this.#topics.values()) topic.subscribers.delete(subscriber);
+  }
+
+  publish(reg: unknown): void {
+    const name = this.methods.publish;
+    if (!name) {
+      this.options.logger.warn(`[cluster-share] "${this.options.name}": publish called but the DataClient has no publish method`);
+      return;
+    }
+    (this.realClient as Record<string, AnyFunction>)[name]!(reg);
+  }
+
+  /** Closes the DataClient through its delegated close method, if it has one. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#topics.clear();
+    const name = this.methods.close;
+    const fn = name ? (this.realClient as Record<string, unknown>)[name] : undefined;
+    if (typeof fn !== 'function') return;
+    await new Promise<void>((resolve, reject) => {
+      callInAnyStyle(this.realClient, fn as AnyFunction, [], err => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** One upstream value: encode once, remember it, send the same bytes to the subscribers. */
+  #publishValue(topic: Topic, key: string, value: unknown): void {
+    if (this.#closed) return;
+    const data = this.options.transcode.encode(value);
+    topic.last = data;
+    const { subscribers } = topic;
+    if (subscribers.size === 0) return;
+    if (this.options.isBroadcast) {
+      for (const subscriber of subscribers) subscriber.deliver(key, data);
+      return;
+    }
+    let pick = randomInt(subscribers.size);
+    for (const subscriber of subscribers) {
+      if (pick-- === 0) {
+        subscriber.deliver(key, data);
+        return;
+      }
+    }
+  }
+}
+
+/** Waits for an sdk-base style `ready(cb)` (or promise), or nothing if there is no ready. */
+function waitReady(client: object): Promise<void> {
+  const ready = (client as { ready?: unknown }).ready;
+  if (typeof ready !== 'function') return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const settle = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      if (err instanceof Error) reject(err);
+      else resolve();
+    };
+    try {
+      const ret = (ready as (cb: (err?: unknown) => void) => unknown).call(client, settle);
+      if (isThenable(ret)) ret.then(() => settle(undefined), err => settle(err instanceof Error ? err : new Error(String(err))));
+    } catch (err) {
+      settle(err instanceof Error ? err : new Error(String(err)));
+    }
+  });
+}

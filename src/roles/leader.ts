@@ -1,0 +1,198 @@
+/**
+ * The leader of one channel: owns the DataClient (through DataClientHost), serves the
+ * followers registered on the channel, and checks their heartbeats.
+ */
+import type { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
+import { HeartbeatTimeoutError, type ProtocolError, serializeError } from '../errors.js';
+import { decodeInvokeArgs, encodePacket, encodePacketHead, nextRequestId, type Packet } from '../protocol/packet.js';
+import type { Connection, ConnectionHandler } from '../transport/connection.js';
+import type { ChannelHandler, PortServer } from '../transport/port-server.js';
+import type { DataClientHost, Subscriber } from './host.js';
+import { LocalRole } from './local.js';
+import type { RoleKind, RoleSink } from './role.js';
+
+const debug = debuglog('cluster-share:leader');
+
+/** One registered follower connection, as a subscriber of the host. */
+class FollowerLink implements Subscriber {
+  readonly conn: Connection;
+  readonly timeout: number;
+  constructor(conn: Connection, timeout: number) {
+    this.conn = conn;
+    this.timeout = timeout;
+  }
+
+  /** Sends the already-encoded value: the head is new, the data bytes are shared by all followers. */
+  deliver(key: string, data: Buffer): void {
+    this.conn.write(encodePacketHead(nextRequestId(), false, this.timeout, { type: 'subscribe_result', key }, data.length));
+    this.conn.write(data);
+  }
+}
+
+export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionHandler {
+  readonly server: PortServer;
+  readonly #links = new Map<Connection, FollowerLink>();
+  readonly #heartbeatTimer: NodeJS.Timeout | undefined;
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(host: DataClientHost, server: PortServer, sink: RoleSink, events: EventEmitter) {
+    super(host, sink, events);
+    this.server = server;
+    const { isCheckHeartbeat, heartbeatInterval } = host.options;
+    if (isCheckHeartbeat) {
+      this.#heartbeatTimer = setInterval(() => this.#checkHeartbeats(), heartbeatInterval);
+      this.#heartbeatTimer.unref();
+    }
+  }
+
+  override get kind(): RoleKind {
+    return 'leader';
+  }
+
+  /** Registered follower connections. */
+  get followerCount(): number {
+    return this.#links.size;
+  }
+
+  // ChannelHandler: a follower registered on this channel. Answer once the DataClient is ready.
+  onRegister(conn: Connection, packet: Packet): void {
+    conn.handler = this;
+    const link = new FollowerLink(conn, this.host.options.responseTimeout);
+    this.#links.set(conn, link);
+    debug('%s: follower #%d registered', this.host.options.name, conn.id);
+    const codec = this.host.options.transcode;
+    const answer = (body: unknown): void => {
+      conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'register_channel_res' }, codec.encode(body)));
+    };
+    this.host.ready().then(
+      () => answer({ success: true }),
+      err => answer({ success: false, error: serializeError(err) }),
+    );
+  }
+
+  // ConnectionHandler for registered followers.
+  onRequest(packet: Packet, conn: Connection): void {
+    const { connObj } = packet;
+    switch (connObj.type) {
+      case 'invoke':
+        this.#onInvoke(packet, conn);
+        break;
+      case 'subscribe': {
+        const link = this.#links.get(conn);
+        if (link) this.host.subscribe(this.host.keyOf(connObj.reg), connObj.reg, link);
+        break;
+      }
+      case 'unSubscribe': {
+        const link = this.#links.get(conn);
+        if (link) this.host.unSubscribe(this.host.keyOf(connObj.reg), link);
+        break;
+      }
+      case 'heartbeat':
+        conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'heartbeat_res' }));
+        break;
+      default:
+        this.host.options.logger.warn(`[cluster-share] leader "${this.host.options.name}": unknown packet type ${JSON.stringify(connObj.type)} from follower #${conn.id}; ignored`);
+    }
+  }
+
+  onClose(conn: Connection, err: Error | undefined): void {
+    const link = this.#links.get(conn);
+    if (!link) return;
+    this.#links.delete(conn);
+    this.host.removeSubscriber(link);
+    debug('%s: follower #%d gone%s', this.host.options.name, conn.id, err ? `: ${err.message}` : '');
+  }
+
+  onProtocolError(err: ProtocolError, conn: Connection): void {
+    this.host.options.logger.warn(`[cluster-share] leader "${this.host.options.name}": follower #${conn.id}: ${err.message}`);
+  }
+
+  #onInvoke(packet: Packet, conn: Connection): void {
+    const { connObj } = packet;
+    const method = String(connObj.method);
+    const oneway = connObj.oneway === true;
+    const { transcode, logger, name } = this.host.options;
+    let args: unknown[];
+    try {
+      args = decodeInvokeArgs(packet.data, Number(connObj.argLength ?? 0), transcode);
+    } catch (err) {
+      logger.warn(`[cluster-share] leader "${name}": invoke ${method} from follower #${conn.id}: ${(err as Error).message}`);
+      if (!oneway) this.#answer(conn, packet, false, transcode.encode(serializeError(err)));
+      return;
+    }
+    this.#inFlight++;
+    this.host.invoke(method, args, (err, result) => {
+      this.#settle();
+      if (oneway) {
+        if (err) logger.warn(`[cluster-share] leader "${name}": oneway ${method} failed: ${(err as Error)?.message ?? err}`);
+        return;
+      }
+      let data: Buffer;
+      let success = !err;
+      try {
+        data = transcode.encode(err ? serializeError(err) : result);
+      } catch (encodeErr) {
+        success = false;
+        data = transcode.encode(serializeError(encodeErr));
+      }
+      this.#answer(conn, packet, success, data);
+    });
+  }
+
+  #answer(conn: Connection, packet: Packet, success: boolean, data: Buffer): void {
+    conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'invoke_result', success }, data));
+  }
+
+  #settle(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#drained) this.#drained();
+  }
+
+  #checkHeartbeats(): void {
+    const maxIdle = this.host.options.heartbeatInterval * 3;
+    const now = Date.now();
+    for (const conn of this.#links.keys()) {
+      const idle = now - conn.lastActiveTime;
+      if (idle > maxIdle) {
+        const err = new HeartbeatTimeoutError(idle, maxIdle);
+        this.host.options.logger.warn(`[cluster-share] leader "${this.host.options.name}": follower #${conn.id}: ${err.message}`);
+        conn.destroy(err);
+      }
+    }
+  }
+
+  /**
+   * Graceful: releases the port first (followers start electing a successor), answers every
+   * call already received (bounded by responseTimeout), then closes the followers' sockets and
+   * the DataClient. Idempotent.
+   */
+  override close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    const released = this.server.removeChannel(this.host.options.name);
+    if (this.#inFlight > 0) {
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, this.host.options.responseTimeout);
+        this.#drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const conn of this.#links.keys()) {
+      conn.end();
+      // A follower that does not close its side in time is cut off.
+      setTimeout(() => conn.destroy(), this.host.options.responseTimeout).unref();
+    }
+    this.detach();
+    await released;
+    await this.host.close();
+  }
+}

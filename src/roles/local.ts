@@ -1,0 +1,100 @@
+/**
+ * The in-process role: calls go straight to a DataClientHost. Used by single mode (one
+ * reference-counted DataClient per name per process) and, through LeaderRole, by the leader's
+ * own calls.
+ */
+import type { EventEmitter } from 'node:events';
+import type { ResolvedOptions } from '../options.js';
+import type { DelegateNames } from '../delegates.js';
+import { DataClientHost, type InvokeCallback, type Subscriber } from './host.js';
+import type { Role, RoleKind, RoleSink } from './role.js';
+
+export class LocalRole implements Role, Subscriber {
+  readonly host: DataClientHost;
+  readonly sink: RoleSink;
+  readonly #events: EventEmitter;
+
+  constructor(host: DataClientHost, sink: RoleSink, events: EventEmitter) {
+    this.host = host;
+    this.sink = sink;
+    this.#events = events;
+    host.eventTargets.add(events);
+  }
+
+  get kind(): RoleKind {
+    return 'local';
+  }
+
+  get isLeader(): boolean {
+    return true;
+  }
+
+  get leaderPid(): number {
+    return process.pid;
+  }
+
+  invoke(method: string, args: unknown[], callback: InvokeCallback): void {
+    this.host.invoke(method, args, callback);
+  }
+
+  invokeOneway(method: string, args: unknown[]): void {
+    this.host.invoke(method, args, err => {
+      if (err) this.host.options.logger.warn(`[cluster-share] "${this.host.options.name}" oneway ${method} failed: ${(err as Error)?.message ?? err}`);
+    });
+  }
+
+  subscribe(key: string, reg: unknown): void {
+    this.host.subscribe(key, reg, this);
+  }
+
+  unSubscribe(key: string): void {
+    this.host.unSubscribe(key, this);
+  }
+
+  publish(reg: unknown): void {
+    this.host.publish(reg);
+  }
+
+  /** Subscriber: each value is decoded, so a process never shares an object with the DataClient. */
+  deliver(key: string, data: Buffer): void {
+    this.sink.deliver(key, this.host.options.transcode.decode(data));
+  }
+
+  /** Detaches this client from the host (the host itself is closed by the owner). */
+  detach(): void {
+    this.host.removeSubscriber(this);
+    this.host.eventTargets.delete(this.#events);
+  }
+
+  async close(): Promise<void> {
+    this.detach();
+    await releaseSingle(this.host);
+  }
+}
+
+interface SharedHost {
+  host: DataClientHost;
+  refs: number;
+}
+
+const singles = new Map<string, SharedHost>();
+
+/** Single mode: the process's shared host for `options.name`, created on first use. */
+export function acquireSingle(options: ResolvedOptions, names: DelegateNames, create: () => object): DataClientHost {
+  const shared = singles.get(options.name);
+  if (shared) {
+    shared.refs++;
+    return shared.host;
+  }
+  const host = new DataClientHost(options, create(), names);
+  singles.set(options.name, { host, refs: 1 });
+  return host;
+}
+
+async function releaseSingle(host: DataClientHost): Promise<void> {
+  const shared = singles.get(host.options.name);
+  if (!shared || shared.host !== host) return;
+  if (--shared.refs > 0) return;
+  singles.delete(host.options.name);
+  await host.close();
+}

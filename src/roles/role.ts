@@ -1,0 +1,29 @@
+/**
+ * What the client wrapper needs from a role (leader, follower or local): the wrapper keeps
+ * the listeners, publications and call queue; a role only moves calls and values.
+ */
+import type { InvokeCallback } from './host.js';
+
+/** The wrapper side of a role: where values go and where a lost leader is reported. */
+export interface RoleSink {
+  /** A decoded subscription value for `key`. */
+  deliver(key: string, value: unknown): void;
+  /** The role stopped working on its own (a follower lost its leader). */
+  lost(role: Role, err: Error | undefined): void;
+}
+
+export type RoleKind = 'leader' | 'follower' | 'local';
+
+export interface Role {
+  readonly kind: RoleKind;
+  readonly isLeader: boolean;
+  /** Pid of the process that holds the DataClient. */
+  readonly leaderPid: number | undefined;
+  invoke(method: string, args: unknown[], callback: InvokeCallback): void;
+  invokeOneway(method: string, args: unknown[]): void;
+  subscribe(key: string, reg: unknown): void;
+  unSubscribe(key: string, reg: unknown): void;
+  publish(reg: unknown): void;
+  /** Graceful: answers the calls already received, then releases everything. */
+  close(): Promise<void>;
+}

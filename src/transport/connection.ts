@@ -1,0 +1,199 @@
+/**
+ * A framed socket: decodes packets with FrameDecoder, correlates responses with pending
+ * requests by id, enforces per-request timeouts, and coalesces writes made in one tick
+ * (cork/uncork) into one syscall. Used by both ends: the leader's side of each follower
+ * and the follower's side of the leader.
+ */
+import type { Socket } from 'node:net';
+import { debuglog } from 'node:util';
+import type { ProtocolError } from '../errors.js';
+import { FrameDecoder, type FrameDecoderLimits, type FrameSink } from '../protocol/frame-decoder.js';
+import type { Packet } from '../protocol/packet.js';
+
+const debug = debuglog('cluster-share:connection');
+
+/** Settles a pending request: `(null, packet)` or `(error)`. */
+export type ResponseCallback = (err: Error | null, packet?: Packet) => void;
+
+/** What the owner of a connection is told. */
+export interface ConnectionHandler {
+  /** A request packet from the peer. */
+  onRequest(packet: Packet, conn: Connection): void;
+  /** The connection closed; `err` says why (undefined for a clean end). */
+  onClose(conn: Connection, err: Error | undefined): void;
+  /** A bad frame that was skipped or closed the connection. */
+  onProtocolError?(err: ProtocolError, conn: Connection): void;
+}
+
+interface Pending {
+  callback: ResponseCallback;
+  timer: NodeJS.Timeout;
+  /** What the request was, for error messages (e.g. the method name). */
+  label: string;
+  timeout: number;
+}
+
+/** How the owner names the errors of its pending requests. */
+export interface RequestErrors {
+  /** No response within `timeout` ms. */
+  timeout(label: string, timeout: number): Error;
+  /** The connection closed before the response arrived. */
+  closed(label: string, cause: Error | undefined): Error;
+}
+
+const defaultErrors: RequestErrors = {
+  timeout: (label, timeout) => new Error(`${label}: no response in ${timeout}ms`),
+  closed: (label, cause) => new Error(`${label}: connection closed`, { cause }),
+};
+
+let nextConnectionId = 1;
+
+function uncork(conn: Connection): void {
+  conn.flush();
+}
+
+function onTimeout(conn: Connection, id: number): void {
+  conn.expire(id);
+}
+
+export class Connection implements FrameSink {
+  /** Process-unique connection id (for logs and stats). */
+  readonly id = nextConnectionId++;
+  readonly socket: Socket;
+  /** Last time a packet arrived from the peer (for the leader's heartbeat check). */
+  lastActiveTime = Date.now();
+  handler: ConnectionHandler;
+  /** Builds the errors pending requests fail with. */
+  errors: RequestErrors = defaultErrors;
+  readonly #decoder: FrameDecoder;
+  readonly #pending = new Map<number, Pending>();
+  #corked = false;
+  #closed = false;
+  #idleWaiters: Array<() => void> = [];
+  #closeReason: Error | undefined;
+
+  constructor(socket: Socket, handler: ConnectionHandler, limits?: FrameDecoderLimits) {
+    this.socket = socket;
+    this.handler = handler;
+    this.#decoder = new FrameDecoder(this, limits);
+    socket.setNoDelay(true);
+    socket.on('data', chunk => this.#decoder.push(chunk as Buffer));
+    socket.on('error', err => {
+      this.#closeReason ??= err;
+    });
+    socket.on('close', () => this.#onClose());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Number of requests waiting for an answer. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** Writes an encoded packet; writes in the same tick go out together. */
+  write(buf: Buffer): boolean {
+    if (this.#closed || this.socket.destroyed) return false;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(uncork, this);
+    }
+    return this.socket.write(buf);
+  }
+
+  /** Sends the corked writes now. */
+  flush(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.socket.uncork();
+  }
+
+  /**
+   * Sends a request and waits for the response with the same id, at most `timeout` ms.
+   * Calls `callback` exactly once; errors come from `this.errors`, named by `label`.
+   */
+  request(id: number, buf: Buffer, timeout: number, label: string, callback: ResponseCallback): void {
+    if (this.#closed) {
+      process.nextTick(callback, this.errors.closed(label, this.#closeReason));
+      return;
+    }
+    const timer = setTimeout(onTimeout, timeout, this, id);
+    this.#pending.set(id, { callback, timer, label, timeout });
+    this.write(buf);
+  }
+
+  /** Resolves once no request is waiting for an answer (at once if none is). */
+  whenIdle(): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve();
+    return new Promise(resolve => this.#idleWaiters.push(resolve));
+  }
+
+  /** @internal a request timed out. */
+  expire(id: number): void {
+    const pending = this.#take(id);
+    if (pending) pending.callback(this.errors.timeout(pending.label, pending.timeout));
+  }
+
+  #take(id: number): Pending | undefined {
+    const pending = this.#pending.get(id);
+    if (!pending) return undefined;
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    if (this.#pending.size === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+    return pending;
+  }
+
+  /** Closes the socket now; pending requests fail with `errors.closed`. Idempotent. */
+  destroy(err?: Error): void {
+    if (err) this.#closeReason ??= err;
+    this.flush();
+    this.socket.destroy();
+  }
+
+  /** Ends the socket after the queued writes are sent. */
+  end(): void {
+    this.flush();
+    this.socket.end();
+  }
+
+  onPacket(packet: Packet): void {
+    this.lastActiveTime = Date.now();
+    if (packet.isResponse) {
+      const pending = this.#take(packet.id);
+      if (pending) pending.callback(null, packet);
+      else debug('#%d response for unknown or expired request #%d (%s)', this.id, packet.id, packet.connObj.type);
+      return;
+    }
+    this.handler.onRequest(packet, this);
+  }
+
+  onFrameError(err: ProtocolError, fatal: boolean, id: number, isResponse: boolean): void {
+    this.handler.onProtocolError?.(err, this);
+    if (fatal) {
+      this.destroy(err);
+      return;
+    }
+    // The stream is still in sync: fail only the call this packet answered.
+    if (isResponse) this.#take(id)?.callback(err);
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#decoder.reset();
+    const reason = this.#closeReason;
+    for (const id of [...this.#pending.keys()]) {
+      const pending = this.#take(id)!;
+      pending.callback(this.errors.closed(pending.label, reason));
+    }
+    debug('#%d closed%s', this.id, reason ? `: ${reason.message}` : '');
+    this.handler.onClose(this, reason);
+  }
+}
