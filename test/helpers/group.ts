@@ -1,0 +1,148 @@
+/**
+ * Spawns real member processes (test/fixtures/member.ts) and talks to them over IPC.
+ * Everything is awaited on messages or process events; nothing sleeps.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { ClusterOptions } from '../../src/index.js';
+import type { FixtureOptions } from '../fixtures/data-client.js';
+import type { Command, MemberConfig, WireError } from '../fixtures/member.js';
+
+const MEMBER = fileURLToPath(new URL('../fixtures/member.js', import.meta.url));
+
+/** A free loopback port (listen on 0, read it, release it). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A command without its id (the id is added when it is sent). */
+export type CommandBody = Command extends infer C ? (C extends Command ? Omit<C, 'id'> : never) : never;
+
+type Message = { event?: string; reply?: number; ok?: boolean; value?: unknown; error?: WireError; [k: string]: unknown };
+
+/** A failed remote call, carrying the remote error's name, message and code. */
+export class RemoteError extends Error {
+  readonly code: string | undefined;
+  readonly remoteName: string;
+  readonly remoteStack: string | undefined;
+  constructor(error: WireError) {
+    super(error.message);
+    this.remoteName = error.name;
+    this.code = error.code;
+    this.remoteStack = error.stack;
+  }
+}
+
+let nextCommandId = 1;
+
+export class Member {
+  readonly child: ChildProcess;
+  readonly messages: Message[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #waiters: Array<{ match: (m: Message) => boolean; resolve: (m: Message) => void }> = [];
+
+  constructor(config: MemberConfig) {
+    this.child = fork(MEMBER, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.exited = once(this.child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+    this.child.on('message', (message: Message) => {
+      this.messages.push(message);
+      this.#waiters = this.#waiters.filter(w => {
+        if (!w.match(message)) return true;
+        w.resolve(message);
+        return false;
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** The first message (already received or future) matching `match`. Rejects if the process exits first. */
+  waitFor(match: (m: Message) => boolean, from = 0): Promise<Message> {
+    const found = this.messages.slice(from).find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ match, resolve });
+      this.exited.then(({ code, signal }) => reject(new Error(`member ${this.pid} exited (code ${code}, signal ${signal}) before the awaited message`)));
+    });
+  }
+
+  /** Resolves with `isLeader` once the client is ready; rejects with the ready error. */
+  async ready(): Promise<boolean> {
+    const m = await this.waitFor(x => x.event === 'ready' || x.event === 'ready-error');
+    if (m.event === 'ready-error') throw new RemoteError(m.error!);
+    return m.isLeader as boolean;
+  }
+
+  /** Sends a command; resolves with its value or rejects with a RemoteError. */
+  async command(cmd: CommandBody): Promise<unknown> {
+    const id = nextCommandId++;
+    this.child.send({ ...cmd, id });
+    const m = await this.waitFor(x => x.reply === id);
+    if (!m.ok) throw new RemoteError(m.error!);
+    return m.value;
+  }
+
+  invoke(method: string, ...args: unknown[]): Promise<unknown> {
+    return this.command({ cmd: 'invoke', method, args });
+  }
+
+  invokeCallback(method: string, ...args: unknown[]): Promise<unknown> {
+    return this.command({ cmd: 'invoke', method, args, style: 'callback' });
+  }
+
+  /** Values received for `key`, in order. */
+  values(key: string): unknown[] {
+    return this.messages.filter(m => m.event === 'value' && m.key === key).map(m => m.value);
+  }
+
+  /** Waits until `count` values for `key` have arrived; returns them. */
+  async waitValues(key: string, count: number): Promise<unknown[]> {
+    let seen = 0;
+    await this.waitFor(m => m.event === 'value' && m.key === key && ++seen >= count);
+    return this.values(key);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<unknown> {
+    this.child.kill(signal);
+    return this.exited;
+  }
+
+  /** Graceful close of the client, then the process exits on its own. */
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    await this.command({ cmd: 'close' });
+    await this.exited;
+  }
+}
+
+export function spawnMember(options: ClusterOptions, fixture?: FixtureOptions): Member {
+  return new Member({ options, fixture });
+}
+
+/** Spawns `n` members with the same options and waits until all are ready. */
+export async function spawnGroup(n: number, options: ClusterOptions, fixture?: FixtureOptions): Promise<Member[]> {
+  const members = Array.from({ length: n }, () => spawnMember(options, fixture));
+  await Promise.all(members.map(m => m.ready()));
+  return members;
+}
+
+/** Kills every member still running (for `after` hooks). */
+export async function killAll(members: Iterable<Member>): Promise<void> {
+  await Promise.all([...members].map(m => (m.child.exitCode === null && m.child.signalCode === null ? m.kill() : undefined)));
+}
+
+/** Which member leads (asks each one). */
+export async function leaderOf(members: Member[]): Promise<Member[]> {
+  const states = await Promise.all(members.map(m => m.command({ cmd: 'state' }) as Promise<{ isLeader: boolean }>));
+  return members.filter((_, i) => states[i]!.isLeader);
+}
