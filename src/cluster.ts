@@ -32,7 +32,7 @@ export type MethodKeys<T> = { [K in keyof T]-?: K extends string ? (T[K] extends
 /** The awaited result of a method: promises are awaited, generators run to their return value. */
 export type MethodResult<R> = R extends Generator<unknown, infer G, unknown> ? Awaited<G> : Awaited<R>;
 
-type Callback<R> = (err: Error | null | undefined, result: R) => unknown;
+type Callback<R> = (err: never, result: R) => unknown;
 
 /** A delegated `invoke`: same parameters as the DataClient method, returns a promise of its result. */
 export type InvokeMethod<F> = F extends (...args: infer P) => infer R

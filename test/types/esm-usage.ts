@@ -1,0 +1,87 @@
+// Compiled by `npm run typecheck` against the built package (self-reference to dist/*.d.ts):
+// proves the published types type delegates, and that mistakes fail to compile.
+import cluster, { APIClientBase, close, type ClusterOptions, ResponseTimeoutError } from 'cluster-share';
+
+class Registry {
+  constructor(readonly options: { endpoint: string }) {}
+  async getData(id: string): Promise<{ id: string; size: number }> {
+    return { id, size: 1 };
+  }
+  *legacy(n: number): Generator<Promise<number>, string, number> {
+    const v = yield Promise.resolve(n);
+    return String(v);
+  }
+  fetchCallback(key: string, cb: (err: Error | null, value: number) => void): void {
+    cb(null, key.length);
+  }
+  notify(event: string): void {
+    void event;
+  }
+  subscribe(reg: { dataId: string }, listener: (value: string[]) => void): void {
+    listener([reg.dataId]);
+  }
+  publish(reg: { dataId: string; host: string }): void {
+    void reg;
+  }
+}
+
+const client = cluster(Registry, { port: 7777, responseTimeout: 1000 })
+  .delegate('getData')
+  .delegate('legacy')
+  .delegate('fetchCallback')
+  .delegate('notify', 'invokeOneway')
+  .delegate('subscribe', 'subscribe')
+  .delegate('publish', 'publish')
+  .create({ endpoint: 'x' });
+
+async function usage(): Promise<void> {
+  await client.ready();
+  const data: { id: string; size: number } = await client.getData('a');
+  const legacy: string = await client.legacy(1);
+  const viaPromise: number = await client.fetchCallback('k');
+  client.fetchCallback('k', (err, value) => void [err, value]);
+  client.notify('e');
+  client.subscribe({ dataId: 'd' }, (value: string[]) => void value);
+  client.publish({ dataId: 'd', host: 'h' });
+  const leader: boolean = client.isClusterClientLeader;
+  void [data, legacy, viaPromise, leader];
+
+  // @ts-expect-error misspelled method: not a method of Registry
+  cluster(Registry).delegate('getDat');
+  // @ts-expect-error wrong argument type
+  await client.getData(42);
+  // @ts-expect-error result type is { id, size }, not a string
+  const wrong: string = await client.getData('a');
+  // @ts-expect-error unknown delegate target
+  cluster(Registry).delegate('getData', 'call');
+  // @ts-expect-error wrong constructor options
+  cluster(Registry).create({ endpont: 'x' });
+  // @ts-expect-error subscribe listener gets string[], not number
+  client.subscribe({ dataId: 'd' }, (value: number) => void value);
+  // @ts-expect-error unknown option name
+  const bad: ClusterOptions = { prot: 1 };
+  void [wrong, bad];
+
+  // autoGenerate types async methods without delegate().
+  const auto = cluster(Registry).create({ endpoint: 'y' });
+  const autoData: { id: string; size: number } = await auto.getData('b');
+  void autoData;
+  // @ts-expect-error notify is sync: not auto-delegated
+  auto.notify('e');
+
+  await close(client);
+  const err = new ResponseTimeoutError('m', 1, 'x');
+  const code: string = err.code;
+  void code;
+}
+void usage;
+
+class RegistryAPI extends APIClientBase {
+  override get DataClient() {
+    return Registry;
+  }
+  override get clusterOptions(): ClusterOptions {
+    return { name: 'registry' };
+  }
+}
+void RegistryAPI;
