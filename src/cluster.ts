@@ -13,7 +13,7 @@
 import { ClusterClient } from './client/cluster-client.js';
 import { checkDelegateTarget, type DelegateTarget, type Descriptor } from './delegates.js';
 import { InvalidArgumentError, InvalidDelegateError } from './errors.js';
-import type { InvokeCallback } from './roles/host.js';
+import { type InvokeCallback, isGeneratorFunction } from './roles/host.js';
 import { type ClusterOptions, resolveOptions } from './options.js';
 import { symbols } from './symbols.js';
 
@@ -93,10 +93,6 @@ export type CreatedClient<Cls extends DataClientClass, O, D> = ClusterClient & O
 // Runtime
 
 const AUTO_SPECIAL: readonly SpecialMethod[] = ['subscribe', 'unSubscribe', 'publish', 'close'];
-
-function isGeneratorFunction(fn: unknown): boolean {
-  return typeof fn === 'function' && fn.constructor?.name === 'GeneratorFunction';
-}
 
 function isAsyncFunction(fn: unknown): boolean {
   return typeof fn === 'function' && (fn.constructor?.name === 'AsyncFunction' || fn.constructor?.name === 'AsyncGeneratorFunction');

@@ -28,7 +28,7 @@ export type InvokeCallback = (err: unknown, result?: unknown) => void;
 
 const noop = (): void => {};
 
-function isGeneratorFunction(fn: unknown): boolean {
+export function isGeneratorFunction(fn: unknown): boolean {
   return typeof fn === 'function' && fn.constructor?.name === 'GeneratorFunction';
 }
 
