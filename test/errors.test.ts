@@ -1,0 +1,212 @@
+/**
+ * Every error class: stable name and code, message prefix, cause; and the wire form of errors.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as errors from '../src/errors.js';
+import {
+  ChannelNotFoundError, ClientClosedError, ClusterShareError, ConnectTimeoutError, HeartbeatTimeoutError,
+  InvalidArgumentError, InvalidDelegateError, InvalidOptionError, LeaderLostError, LeaderStartError,
+  MethodNotFoundError, PortInUseError, ProtocolError, ResponseTimeoutError, reviveError, serializeError,
+  SubscribeTimeoutError,
+} from '../src/errors.js';
+
+type ErrorClass = abstract new (...args: never[]) => ClusterShareError;
+
+interface Row {
+  Cls: ErrorClass;
+  code: string;
+  /** Builds an instance; `cause` is passed where the constructor accepts one. */
+  make(cause: unknown): ClusterShareError;
+  /** How the constructor takes a cause: an options bag, a SerializedError (LeaderStartError), or not at all. */
+  cause: 'options' | 'serialized' | 'none';
+  /** Class-specific fields and message content. */
+  check(err: ClusterShareError): void;
+}
+
+function row<E extends ClusterShareError>(
+  Cls: abstract new (...args: never[]) => E,
+  code: string,
+  cause: Row['cause'],
+  make: (cause: unknown) => E,
+  check: (err: E) => void,
+): Row {
+  return { Cls, code, cause, make, check: err => check(err as E) };
+}
+
+const TABLE: Row[] = [
+  row(InvalidOptionError, 'ERR_CLUSTER_INVALID_OPTION', 'none', () => new InvalidOptionError('port', 'must be an integer'), e => {
+    assert.equal(e.option, 'port');
+    assert.match(e.message, /port/);
+    assert.match(e.message, /must be an integer/);
+  }),
+  row(InvalidArgumentError, 'ERR_CLUSTER_INVALID_ARGUMENT', 'none', () => new InvalidArgumentError('listener must be a function'), e => {
+    assert.match(e.message, /listener must be a function/);
+  }),
+  row(InvalidDelegateError, 'ERR_CLUSTER_INVALID_DELEGATE', 'none', () => new InvalidDelegateError('no method "x"'), e => {
+    assert.match(e.message, /no method "x"/);
+  }),
+  row(ResponseTimeoutError, 'ERR_CLUSTER_RESPONSE_TIMEOUT', 'none', () => new ResponseTimeoutError('getData', 3000, 'no leader'), e => {
+    assert.equal(e.method, 'getData');
+    assert.equal(e.timeout, 3000);
+    assert.match(e.message, /getData/);
+    assert.match(e.message, /3000ms/);
+  }),
+  row(LeaderLostError, 'ERR_CLUSTER_LEADER_LOST', 'options', cause => new LeaderLostError('getData', { cause }), e => {
+    assert.equal(e.method, 'getData');
+    assert.match(e.message, /getData/);
+  }),
+  row(ClientClosedError, 'ERR_CLUSTER_CLIENT_CLOSED', 'none', () => new ClientClosedError('registry', 'subscribe after close'), e => {
+    assert.match(e.message, /"registry"/);
+    assert.match(e.message, /subscribe after close/);
+  }),
+  row(PortInUseError, 'ERR_CLUSTER_PORT_IN_USE', 'options', cause => new PortInUseError('registry', 7777, { cause }), e => {
+    assert.equal(e.port, 7777);
+    assert.match(e.message, /7777/);
+  }),
+  row(ConnectTimeoutError, 'ERR_CLUSTER_CONNECT_TIMEOUT', 'options', cause => new ConnectTimeoutError('registry', 7001, 10000, { cause }), e => {
+    assert.equal(e.port, 7001);
+    assert.match(e.message, /7001/);
+    assert.match(e.message, /10000ms/);
+  }),
+  row(ChannelNotFoundError, 'ERR_CLUSTER_CHANNEL_NOT_FOUND', 'none', () => new ChannelNotFoundError('registry', 30000), e => {
+    assert.match(e.message, /"registry"/);
+    assert.match(e.message, /30000ms/);
+  }),
+  row(LeaderStartError, 'ERR_CLUSTER_LEADER_START_FAILED', 'serialized',
+    cause => new LeaderStartError('registry', cause as errors.SerializedError), e => {
+      assert.match(e.message, /"registry"/);
+      assert.match(e.message, /connect ECONNREFUSED/);
+    }),
+  row(MethodNotFoundError, 'ERR_CLUSTER_METHOD_NOT_FOUND', 'none', () => new MethodNotFoundError('nope'), e => {
+    assert.match(e.message, /"nope"/);
+  }),
+  row(SubscribeTimeoutError, 'ERR_CLUSTER_SUBSCRIBE_TIMEOUT', 'none', () => new SubscribeTimeoutError('$$inner$$__"k"', 500), e => {
+    assert.match(e.message, /500ms/);
+  }),
+  row(ProtocolError, 'ERR_CLUSTER_PROTOCOL', 'options', cause => new ProtocolError('bad header', { cause }), e => {
+    assert.match(e.message, /bad header/);
+  }),
+  row(HeartbeatTimeoutError, 'ERR_CLUSTER_HEARTBEAT_TIMEOUT', 'none', () => new HeartbeatTimeoutError(61000, 60000), e => {
+    assert.match(e.message, /61000ms/);
+    assert.match(e.message, /60000ms/);
+  }),
+];
+
+describe('error classes', () => {
+  for (const r of TABLE) {
+    test(`${r.Cls.name}: Error, ClusterShareError, name, code ${r.code}, message prefix, cause`, () => {
+      const cause: unknown = r.cause === 'serialized'
+        ? { name: 'Error', message: 'connect ECONNREFUSED', code: 'ECONNREFUSED', stack: 'Error: connect ECONNREFUSED\n    at x' }
+        : new Error('underlying');
+      const err = r.make(cause);
+      assert.ok(err instanceof Error);
+      assert.ok(err instanceof ClusterShareError);
+      assert.ok(err instanceof r.Cls);
+      assert.equal(err.constructor, r.Cls);
+      assert.equal(err.name, r.Cls.name);
+      assert.equal(err.code, r.code);
+      assert.ok(err.message.startsWith('[cluster-share]'), `message: ${err.message}`);
+      assert.ok(typeof err.stack === 'string' && err.stack.includes(r.Cls.name), 'stack names the class');
+      assert.ok(Object.prototype.toString.call(err) === '[object Error]');
+      if (r.cause === 'none') assert.equal(err.cause, undefined);
+      else assert.equal(err.cause, cause, 'cause kept');
+      r.check(err);
+    });
+  }
+
+  test('codes are unique', () => {
+    const codes = TABLE.map(r => r.code);
+    assert.equal(new Set(codes).size, codes.length);
+  });
+
+  test('the table covers every exported ClusterShareError subclass', () => {
+    const exported = Object.entries(errors as Record<string, unknown>)
+      .filter(([, value]) => typeof value === 'function' && (value as { prototype: unknown }).prototype instanceof ClusterShareError)
+      .map(([name]) => name)
+      .sort();
+    const covered = TABLE.map(r => r.Cls.name).sort();
+    assert.deepEqual(covered, exported, 'add a TABLE row for every new error class');
+    assert.ok(exported.length >= 14);
+  });
+
+  test('without a cause, the options-taking constructors leave cause undefined', () => {
+    assert.equal(new ProtocolError('x').cause, undefined);
+    assert.equal(new LeaderLostError('m').cause, undefined);
+    assert.equal(new PortInUseError('n', 1).cause, undefined);
+    assert.equal(new ConnectTimeoutError('n', 1, 2).cause, undefined);
+  });
+
+  test('LeaderStartError without a message in its cause still has a clear message', () => {
+    const err = new LeaderStartError('registry', {});
+    assert.match(err.message, /unknown error/);
+  });
+
+  test('ClusterShareError itself keeps its code, name and cause', () => {
+    const cause = new Error('c');
+    const err = new ClusterShareError('[cluster-share] base', 'ERR_X', { cause });
+    assert.ok(err instanceof Error);
+    assert.equal(err.name, 'ClusterShareError');
+    assert.equal(err.code, 'ERR_X');
+    assert.equal(err.cause, cause);
+  });
+});
+
+describe('serializeError / reviveError', () => {
+  test('round trip keeps name, message, code and stack (through JSON, as on the wire)', () => {
+    const original = new ResponseTimeoutError('getData', 3000, 'detail');
+    const wire = JSON.parse(JSON.stringify(serializeError(original))) as errors.SerializedError;
+    const revived = reviveError(wire) as Error & { code?: string };
+    assert.ok(revived instanceof Error);
+    assert.equal(revived.name, 'ResponseTimeoutError');
+    assert.equal(revived.message, original.message);
+    assert.equal(revived.code, 'ERR_CLUSTER_RESPONSE_TIMEOUT');
+    assert.equal(revived.stack, original.stack);
+  });
+
+  test('round trip of a plain Error with a custom code and name', () => {
+    const original = Object.assign(new TypeError('bad thing'), { code: 'E_BAD' });
+    const revived = reviveError(serializeError(original)) as Error & { code?: string };
+    assert.equal(revived.name, 'TypeError');
+    assert.equal(revived.message, 'bad thing');
+    assert.equal(revived.code, 'E_BAD');
+    assert.equal(revived.stack, original.stack);
+  });
+
+  test('serializeError turns a non-string code into a string and omits a missing one', () => {
+    assert.equal(serializeError(Object.assign(new Error('x'), { code: 42 })).code, '42');
+    assert.equal(serializeError(new Error('x')).code, undefined);
+  });
+
+  test('serializeError of a non-Error value', () => {
+    const s = serializeError('boom');
+    assert.equal(s.name, 'Error');
+    assert.equal(s.message, 'boom');
+    assert.equal(s.code, undefined);
+  });
+
+  test('serializeError keeps only the wire fields', () => {
+    const s = serializeError(new PortInUseError('n', 7777));
+    assert.deepEqual(Object.keys(s).sort(), ['code', 'message', 'name', 'stack']);
+  });
+
+  test('reviveError of a non-object gives an Error with that value as message', () => {
+    const fromString = reviveError('oops' as unknown as errors.SerializedError);
+    assert.ok(fromString instanceof Error);
+    assert.equal(fromString.message, 'oops');
+    const fromNumber = reviveError(42 as unknown as errors.SerializedError);
+    assert.ok(fromNumber instanceof Error);
+    assert.equal(fromNumber.message, '42');
+    for (const value of [null, undefined]) {
+      const revived = reviveError(value);
+      assert.ok(revived instanceof Error, `reviveError(${String(value)})`);
+      assert.equal(typeof revived.message, 'string');
+    }
+  });
+
+  test('reviveError copies extra fields the leader sent', () => {
+    const revived = reviveError({ name: 'MyError', message: 'm', code: 'E_MY', extra: 1 } as errors.SerializedError) as Error & { extra?: number };
+    assert.equal(revived.name, 'MyError');
+    assert.equal(revived.extra, 1);
+  });
+});
