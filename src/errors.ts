@@ -144,9 +144,13 @@ export class HeartbeatTimeoutError extends ClusterShareError {
  */
 export function reviveError(data: SerializedError | undefined | null): Error {
   const source: SerializedError = data && typeof data === 'object' ? data : { message: String(data) };
-  const err = new Error(source.message ?? '') as Error & { code?: string };
-  // Copy every field the leader sent (name, code, stack, and any extra enumerable ones).
-  Object.assign(err, source);
+  const err = new Error(typeof source.message === 'string' ? source.message : '') as Error & Record<string, unknown>;
+  // Copy the fields the leader sent (name, code, stack and any extra ones), but never an
+  // undefined one over the local default, and never __proto__ (it would not be a field).
+  for (const [key, value] of Object.entries(source)) {
+    if (value === undefined || key === '__proto__' || key === 'message') continue;
+    err[key] = value;
+  }
   return err;
 }
 

@@ -160,7 +160,8 @@ export function resolveOptions(defaultName: string, input: ClusterOptions | unde
 
   const name = pick('name') ?? defaultName;
   if (typeof name !== 'string' || name === '') {
-    throw new InvalidOptionError('name', `must be a non-empty string, got ${describe(name)}`);
+    const why = o.name === undefined ? 'the DataClient class has no name to default to; pass options.name' : `must be a non-empty string, got ${describe(name)}`;
+    throw new InvalidOptionError('name', why);
   }
   const port = pick('port') ?? envInteger('NODE_CLUSTER_CLIENT_PORT', 'port', 1, 65535) ?? DEFAULT_PORT;
   const isLeader = pick('isLeader');

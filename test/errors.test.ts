@@ -210,3 +210,21 @@ describe('serializeError / reviveError', () => {
     assert.equal(revived.extra, 1);
   });
 });
+
+describe('reviveError edge cases (regressions)', () => {
+  test('a non-Error rejection keeps a local stack after a serialize-json round trip', async () => {
+    const { serializeJsonCodec } = await import('../src/protocol/codec.js');
+    const { reviveError: revive, serializeError: serialize } = await import('../src/errors.js');
+    const err = revive(serializeJsonCodec.decode(serializeJsonCodec.encode(serialize('boom'))) as never);
+    assert.equal(err.message, 'boom');
+    assert.equal(typeof err.stack, 'string');
+  });
+
+  test('an own __proto__ field does not change the revived error\'s prototype', async () => {
+    const { reviveError: revive } = await import('../src/errors.js');
+    const err = revive(JSON.parse('{"__proto__":null,"message":"m","code":"E_X"}'));
+    assert.ok(err instanceof Error);
+    assert.equal(err.message, 'm');
+    assert.equal((err as Error & { code?: string }).code, 'E_X');
+  });
+});
