@@ -206,3 +206,13 @@ describe('APIClientBase', () => {
     assert.throws(() => new Broken(), (err: Error & { code?: string }) => err.code === 'ERR_CLUSTER_INVALID_OPTION');
   });
 });
+
+test('a follower of a channel the leader never creates gets ERR_CLUSTER_CHANNEL_NOT_FOUND', { timeout: 30_000 }, async () => {
+  const port = await freePort();
+  const leader = cluster(FixtureClient, { port, name: 'present', logger: quiet }).create({});
+  await leader.ready();
+  const orphan = cluster(FixtureClient, { port, name: 'absent', isLeader: false, maxWaitTime: 200, logger: quiet }).create({});
+  await assert.rejects(orphan.ready(), (err: Error & { code?: string }) => err.code === 'ERR_CLUSTER_CHANNEL_NOT_FOUND');
+  await close(orphan);
+  await close(leader);
+});

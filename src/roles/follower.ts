@@ -17,6 +17,9 @@ import type { Role, RoleKind, RoleSink } from './role.js';
 
 const debug = debuglog('cluster-share:follower');
 
+/** Extra time a follower waits for the answer to register_channel beyond what it asked the leader to hold it. */
+const REGISTER_ANSWER_MARGIN = 1000;
+
 const followerErrors: RequestErrors = {
   timeout: (label, timeout) => new ResponseTimeoutError(label, timeout, 'the leader did not answer'),
   closed: (label, cause) => new LeaderLostError(label, { cause }),
@@ -92,10 +95,12 @@ export class FollowerRole implements Role, ConnectionHandler {
     const { name, maxWaitTime, transcode } = this.options;
     const id = nextRequestId();
     // The leader answers only once its DataClient is ready: wait up to maxWaitTime for that.
+    // Its server holds a registration for an unknown channel for the `timeout` we send, so we
+    // wait a little longer than that to receive its ERR_CLUSTER_CHANNEL_NOT_FOUND answer.
     const wait = Math.max(maxWaitTime, this.options.responseTimeout);
     const buf = encodePacket(id, false, wait, { type: 'register_channel', channelName: name });
     return new Promise((resolve, reject) => {
-      this.conn.request(id, buf, wait, `register_channel "${name}"`, (err, packet) => {
+      this.conn.request(id, buf, wait + REGISTER_ANSWER_MARGIN, `register_channel "${name}"`, (err, packet) => {
         if (err) return reject(err);
         let body: { success?: boolean; error?: SerializedError } | undefined;
         try {
