@@ -34,8 +34,8 @@ export class RemoteError extends Error {
   readonly remoteName: string;
   readonly remoteStack: string | undefined;
   constructor(error: WireError) {
-    super(error.message);
-    this.remoteName = error.name;
+    super(error.message ?? '');
+    this.remoteName = error.name ?? 'Error';
     this.code = error.code;
     this.remoteStack = error.stack;
   }
