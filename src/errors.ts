@@ -130,6 +130,16 @@ export class ProtocolError extends ClusterShareError {
   }
 }
 
+/**
+ * A value (invoke argument, result or subscription value) did not decode with the codec of
+ * that connection. Only that call fails; the connection stays open (the stream is in sync).
+ */
+export class DecodeError extends ClusterShareError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`[cluster-share] value does not decode: ${message}`, 'ERR_CLUSTER_DECODE', options);
+  }
+}
+
 /** The leader dropped a follower that sent nothing for 3 heartbeat intervals. */
 export class HeartbeatTimeoutError extends ClusterShareError {
   constructor(idle: number, maxIdle: number) {

@@ -10,7 +10,7 @@ import { APIClientBase } from './api-client.js';
 import { close, cluster } from './cluster.js';
 import * as errors from './errors.js';
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT, DEFAULT_RESPONSE_TIMEOUT } from './options.js';
-import { serializeJsonCodec } from './protocol/codec.js';
+import { serializeJsonCodec, taggedCodec } from './protocol/codec.js';
 
 export { cluster, close, ClientGenerator } from './cluster.js';
 export type {
@@ -27,7 +27,8 @@ export {
   DEFAULT_RESPONSE_TIMEOUT,
 } from './options.js';
 export type { ClusterOptions, Logger, Transcode } from './options.js';
-export { serializeJsonCodec } from './protocol/codec.js';
+export { serializeJsonCodec, taggedCodec } from './protocol/codec.js';
+export type { NamedCodec } from './protocol/codec.js';
 export * from './errors.js';
 
 /** The default export: `cluster` with every other export attached, like `require('cluster-client')`. */
@@ -36,6 +37,7 @@ const clusterShare = Object.assign(cluster, {
   close,
   APIClientBase,
   serializeJsonCodec,
+  taggedCodec,
   DEFAULT_PORT,
   DEFAULT_MAX_WAIT_TIME,
   DEFAULT_CONNECT_TIMEOUT,

@@ -5,7 +5,7 @@
 import { debuglog } from 'node:util';
 import stringify from 'json-stringify-safe';
 import { InvalidOptionError } from './errors.js';
-import { serializeJsonCodec } from './protocol/codec.js';
+import { NEGOTIABLE_CODECS, type NamedCodec, serializeJsonCodec } from './protocol/codec.js';
 import type { Codec } from './protocol/packet.js';
 
 /** Port every process competes for when none is given (`NODE_CLUSTER_CLIENT_PORT`). */
@@ -59,8 +59,18 @@ export interface ClusterOptions {
   isBroadcast?: boolean;
   /** Where warnings and errors go. @default console (info is silent unless NODE_DEBUG=cluster-share) */
   logger?: Logger;
-  /** Codec for arguments, results and values; every process on the port must use the same. @default serialize-json (as cluster-client 3.x) */
+  /**
+   * Codec for arguments, results and values; every process on the port must use the same.
+   * Setting it turns codec negotiation off. @default serialize-json with 3.x peers, tagged-v1
+   * between cluster-share processes (see `negotiateCodec`)
+   */
   transcode?: Transcode;
+  /**
+   * Offer (as a follower) and accept (as a leader) a faster codec than serialize-json when the
+   * other side is also cluster-share. Peers that do not negotiate (cluster-client 3.x) always
+   * get serialize-json. Ignored when `transcode` is set. @default true
+   */
+  negotiateCodec?: boolean;
   /** Turns a subscription `reg` into its key. @default json-stringify-safe */
   formatKey?: (reg: unknown) => string;
   /** `setMaxListeners` for the client and its DataClient event relay. @default 20 */
@@ -82,7 +92,10 @@ export interface ResolvedOptions {
   autoGenerate: boolean;
   isBroadcast: boolean;
   logger: Logger;
+  /** The codec spoken with peers that do not negotiate: the user's `transcode`, else serialize-json. */
   transcode: Transcode;
+  /** Codecs offered and accepted in register_channel, best first; empty when negotiation is off. */
+  codecs: readonly NamedCodec[];
   formatKey: (reg: unknown) => string;
   maxListeners: number;
 }
@@ -104,7 +117,7 @@ export function defaultFormatKey(reg: unknown): string {
 const KNOWN_OPTIONS = new Set<string>([
   'name', 'port', 'singleMode', 'isLeader', 'maxWaitTime', 'connectTimeout', 'responseTimeout',
   'heartbeatInterval', 'isCheckHeartbeat', 'subscribeTimeout', 'autoGenerate', 'isBroadcast',
-  'logger', 'transcode', 'formatKey', 'maxListeners',
+  'logger', 'transcode', 'negotiateCodec', 'formatKey', 'maxListeners',
 ]);
 
 function envInteger(variable: string, option: string, min: number, max: number): number | undefined {
@@ -174,10 +187,11 @@ export function resolveOptions(defaultName: string, input: ClusterOptions | unde
       throw new InvalidOptionError('logger', `must have an ${level}() method`);
     }
   }
-  const transcode = pick('transcode') ?? serializeJsonCodec;
-  if (!transcode || typeof transcode.encode !== 'function' || typeof transcode.decode !== 'function') {
+  const userTranscode = pick('transcode');
+  if (userTranscode !== undefined && (!userTranscode || typeof userTranscode.encode !== 'function' || typeof userTranscode.decode !== 'function')) {
     throw new InvalidOptionError('transcode', 'must be an object with encode(value) and decode(buffer) functions');
   }
+  const negotiateCodec = checkBoolean('negotiateCodec', pick('negotiateCodec') ?? true);
 
   return {
     name,
@@ -193,7 +207,8 @@ export function resolveOptions(defaultName: string, input: ClusterOptions | unde
     autoGenerate: checkBoolean('autoGenerate', pick('autoGenerate') ?? true),
     isBroadcast: checkBoolean('isBroadcast', pick('isBroadcast') ?? true),
     logger,
-    transcode,
+    transcode: userTranscode ?? serializeJsonCodec,
+    codecs: negotiateCodec && userTranscode === undefined ? NEGOTIABLE_CODECS : [],
     formatKey: checkFunction('formatKey', pick('formatKey') ?? defaultFormatKey),
     maxListeners: checkInteger('maxListeners', pick('maxListeners') ?? DEFAULT_MAX_LISTENERS, 0, MAX_TIMEOUT),
   };

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as errors from '../src/errors.js';
 import {
-  ChannelNotFoundError, ClientClosedError, ClusterShareError, ConnectTimeoutError, HeartbeatTimeoutError,
+  ChannelNotFoundError, ClientClosedError, ClusterShareError, ConnectTimeoutError, DecodeError, HeartbeatTimeoutError,
   InvalidArgumentError, InvalidDelegateError, InvalidOptionError, LeaderLostError, LeaderStartError,
   MethodNotFoundError, PortInUseError, ProtocolError, ResponseTimeoutError, reviveError, serializeError,
   SubscribeTimeoutError,
@@ -86,6 +86,9 @@ const TABLE: Row[] = [
   }),
   row(ProtocolError, 'ERR_CLUSTER_PROTOCOL', 'options', cause => new ProtocolError('bad header', { cause }), e => {
     assert.match(e.message, /bad header/);
+  }),
+  row(DecodeError, 'ERR_CLUSTER_DECODE', 'options', cause => new DecodeError('unknown tag 0x7f', { cause }), e => {
+    assert.match(e.message, /does not decode: unknown tag 0x7f/);
   }),
   row(HeartbeatTimeoutError, 'ERR_CLUSTER_HEARTBEAT_TIMEOUT', 'none', () => new HeartbeatTimeoutError(61000, 60000), e => {
     assert.match(e.message, /61000ms/);

@@ -1,15 +1,197 @@
 /**
- * Codecs: how values become bytes. The default is serialize-json, exactly what
- * cluster-client 3.x uses, so both can share one port.
+ * Codecs: how values become bytes.
+ *
+ * - `serialize-json` (the package, exactly what cluster-client 3.x uses) is spoken with any
+ *   peer that does not negotiate, so 3.x and cluster-share processes share one port.
+ * - `tagged-v1` is what two cluster-share processes agree on in register_channel: one tag
+ *   byte, then the cheapest encoding that keeps the value (see TAG_* below).
  */
+import v8 from 'node:v8';
 import serializeJson from 'serialize-json';
+import { DecodeError } from '../errors.js';
 import type { Codec } from './packet.js';
+
+/** A codec with the name it is negotiated by. */
+export interface NamedCodec extends Codec {
+  readonly name: string;
+}
 
 /**
  * serialize-json@1: keeps strings, numbers, booleans, null, undefined, arrays, plain objects,
- * Buffer, Date and Error (message and stack). The codec of cluster-client 3.x.
+ * Buffer, Date and Error (every own property). The codec of cluster-client 3.x.
  */
-export const serializeJsonCodec: Codec = {
+export const serializeJsonCodec: NamedCodec = {
+  name: 'serialize-json',
   encode: value => serializeJson.encode(value),
   decode: data => serializeJson.decode(data),
 };
+
+/** Tag: the rest is a well-formed string in UTF-8. */
+const TAG_STRING = 0x73; // 's'
+/** Tag: the rest is the bytes of a Buffer. */
+const TAG_BUFFER = 0x62; // 'b'
+/** Tag: the rest is UTF-8 JSON of a value that JSON keeps exactly. */
+const TAG_JSON = 0x6a; // 'j'
+/** Tag: the rest is node:v8 serialize() output. */
+const TAG_V8 = 0x76; // 'v'
+/** Tag: the rest is serialize-json output (values that contain an Error). */
+const TAG_SERIALIZE_JSON = 0x53; // 'S'
+/** Tag: undefined, nothing follows. */
+const TAG_UNDEFINED = 0x75; // 'u'
+/** Tag: a Date, a float64 (big-endian) time value follows. */
+const TAG_DATE = 0x64; // 'd'
+
+/** Objects nested deeper than this (or cyclic) are left to v8.serialize. */
+const MAX_JSON_DEPTH = 64;
+
+/** What a value needs: JSON keeps it exactly, or v8.serialize, or serialize-json (it holds an Error). */
+const enum Need {
+  Json = 0,
+  V8 = 1,
+  SerializeJson = 2,
+}
+
+const objectPrototype = Object.prototype;
+
+/** Walks a value once to find the cheapest encoding that keeps it. */
+function need(value: unknown, depth: number): Need {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return Need.Json;
+    case 'number':
+      // JSON turns NaN and ±Infinity into null and -0 into 0.
+      return Number.isFinite(value) && !Object.is(value, -0) ? Need.Json : Need.V8;
+    case 'object': {
+      if (value === null) return Need.Json;
+      if (depth > MAX_JSON_DEPTH) return Need.V8;
+      if (value instanceof Error) return Need.SerializeJson;
+      let result = Need.Json;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          // A hole or undefined becomes null in JSON.
+          const n = item === undefined ? Need.V8 : need(item, depth + 1);
+          if (n > result && (result = n) === Need.SerializeJson) break;
+        }
+        return result;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      // Buffer, Date, Map, Set, typed arrays, class instances: not plain JSON.
+      if (proto !== objectPrototype && proto !== null) return holdsError(value, depth) ? Need.SerializeJson : Need.V8;
+      for (const key in value) {
+        const item = (value as Record<string, unknown>)[key];
+        const n = item === undefined ? Need.V8 : need(item, depth + 1);
+        if (n > result && (result = n) === Need.SerializeJson) break;
+      }
+      return result;
+    }
+    default:
+      // undefined, bigint, function, symbol
+      return Need.V8;
+  }
+}
+
+/** Whether a non-plain object (a class instance) holds an Error in an enumerable property. */
+function holdsError(value: object, depth: number): boolean {
+  if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp) return false;
+  if (value instanceof Map || value instanceof Set) return false;
+  for (const key in value) {
+    if (need((value as Record<string, unknown>)[key], depth + 1) === Need.SerializeJson) return true;
+  }
+  return false;
+}
+
+const hasWellFormed = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function';
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** UTF-8 cannot carry a lone surrogate; such strings go through JSON, which escapes it. */
+function isWellFormed(value: string): boolean {
+  return hasWellFormed ? (value as string & { isWellFormed(): boolean }).isWellFormed() : !LONE_SURROGATE.test(value);
+}
+
+function tagged(tag: number, text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const buf = Buffer.allocUnsafe(length + 1);
+  buf[0] = tag;
+  buf.write(text, 1, length, 'utf8');
+  return buf;
+}
+
+function taggedBytes(tag: number, bytes: Uint8Array): Buffer {
+  const buf = Buffer.allocUnsafe(bytes.length + 1);
+  buf[0] = tag;
+  buf.set(bytes, 1);
+  return buf;
+}
+
+function encodeTagged(value: unknown): Buffer {
+  if (typeof value === 'string' && isWellFormed(value)) return tagged(TAG_STRING, value);
+  if (value === undefined) return Buffer.from([TAG_UNDEFINED]);
+  if (Buffer.isBuffer(value)) return taggedBytes(TAG_BUFFER, value);
+  if (value instanceof Date && Object.getPrototypeOf(value) === Date.prototype) {
+    const buf = Buffer.allocUnsafe(9);
+    buf[0] = TAG_DATE;
+    buf.writeDoubleBE(value.getTime(), 1);
+    return buf;
+  }
+  const n = need(value, 0);
+  if (n === Need.Json) return tagged(TAG_JSON, JSON.stringify(value));
+  if (n === Need.V8) {
+    try {
+      return taggedBytes(TAG_V8, v8.serialize(value));
+    } catch {
+      // Functions and symbols cannot be cloned: fall back to what 3.x does with them (drop them).
+    }
+  }
+  return taggedBytes(TAG_SERIALIZE_JSON, serializeJson.encode(value));
+}
+
+function decodeTagged(data: Buffer): unknown {
+  switch (data[0]) {
+    case TAG_STRING:
+      return data.toString('utf8', 1);
+    case TAG_JSON:
+      return JSON.parse(data.toString('utf8', 1));
+    case TAG_BUFFER:
+      // A copy: `data` is a view into the socket's chunk.
+      return Buffer.from(data.subarray(1));
+    case TAG_UNDEFINED:
+      return undefined;
+    case TAG_DATE:
+      if (data.length !== 9) break;
+      return new Date(data.readDoubleBE(1));
+    case TAG_V8:
+      return v8.deserialize(data.subarray(1));
+    case TAG_SERIALIZE_JSON:
+      return serializeJson.decode(data.subarray(1));
+  }
+  throw new DecodeError(`tagged-v1: ${data.length === 0 ? 'empty value' : `unknown tag 0x${data[0]!.toString(16)} (or bad length ${data.length})`}`);
+}
+
+/**
+ * tagged-v1: one tag byte, then the cheapest encoding that keeps the value:
+ * a string as UTF-8, a Buffer as its bytes, a Date as a float64, undefined as nothing,
+ * plain data (objects, arrays, strings, finite numbers, booleans, null) as JSON, anything else
+ * (Map, Set, BigInt, typed arrays, RegExp, NaN, ±Infinity, -0, undefined inside, sparse arrays,
+ * cycles, nested Buffer or Date) with node:v8 serialize, and values holding an Error with
+ * serialize-json (which keeps every own property of an Error, e.g. `code`).
+ */
+export const taggedCodec: NamedCodec = {
+  name: 'tagged-v1',
+  encode: encodeTagged,
+  decode: decodeTagged,
+};
+
+/** The codecs a cluster-share follower offers in register_channel, in order of preference. */
+export const NEGOTIABLE_CODECS: readonly NamedCodec[] = [taggedCodec];
+
+/** Picks the first offered codec this process has; undefined (serialize-json) if none. */
+export function chooseCodec(offered: unknown): NamedCodec | undefined {
+  if (!Array.isArray(offered)) return undefined;
+  for (const name of offered) {
+    const codec = NEGOTIABLE_CODECS.find(c => c.name === name);
+    if (codec) return codec;
+  }
+  return undefined;
+}

@@ -15,7 +15,7 @@
  * ```
  * This module does no I/O.
  */
-import { ProtocolError } from '../errors.js';
+import { DecodeError, ProtocolError } from '../errors.js';
 
 export const PROTOCOL_VERSION = 1;
 export const HEADER_LENGTH = 24;
@@ -118,7 +118,7 @@ export function encodeInvokeArgs(args: readonly unknown[], codec: Codec): Buffer
   return parts;
 }
 
-/** Decodes invoke arguments; a length that runs past the data is a ProtocolError. */
+/** Decodes invoke arguments; a length that runs past the data is a ProtocolError, a value that does not decode a DecodeError. */
 export function decodeInvokeArgs(data: Buffer | undefined, argLength: number, codec: Codec): unknown[] {
   if (!Number.isInteger(argLength) || argLength < 0) {
     throw new ProtocolError(`invoke argLength must be a non-negative integer, got ${JSON.stringify(argLength)}`);
@@ -133,7 +133,11 @@ export function decodeInvokeArgs(data: Buffer | undefined, argLength: number, co
     if (len < 0 || offset + 4 + len > data.length) {
       throw new ProtocolError(`invoke argument ${i} declares ${len} bytes but ${data.length - offset - 4} remain`);
     }
-    args[i] = codec.decode(data.subarray(offset + 4, offset + 4 + len));
+    try {
+      args[i] = codec.decode(data.subarray(offset + 4, offset + 4 + len));
+    } catch (cause) {
+      throw cause instanceof DecodeError ? cause : new DecodeError(`invoke argument ${i}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    }
     offset += 4 + len;
   }
   return args;

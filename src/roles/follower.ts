@@ -5,11 +5,11 @@
 import net from 'node:net';
 import { debuglog } from 'node:util';
 import {
-  ChannelNotFoundError, LeaderLostError, LeaderStartError, type ProtocolError, ResponseTimeoutError,
+  ChannelNotFoundError, DecodeError, LeaderLostError, LeaderStartError, type ProtocolError, ResponseTimeoutError,
   reviveError, type SerializedError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { encodeInvokeArgs, encodePacket, nextRequestId, type Packet } from '../protocol/packet.js';
+import { type Codec, encodeInvokeArgs, encodePacket, nextRequestId, type Packet } from '../protocol/packet.js';
 import { Connection, type ConnectionHandler, type RequestErrors } from '../transport/connection.js';
 import { LOOPBACK_HOST } from '../transport/port-server.js';
 import type { InvokeCallback } from './host.js';
@@ -50,6 +50,8 @@ export class FollowerRole implements Role, ConnectionHandler {
   readonly sink: RoleSink;
   readonly conn: Connection;
   readonly #publishMethod: string | undefined;
+  /** Until the leader answers register_channel: the default codec; then the one it chose. */
+  #codec: Codec;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -57,6 +59,7 @@ export class FollowerRole implements Role, ConnectionHandler {
     this.options = options;
     this.sink = sink;
     this.#publishMethod = publishMethod;
+    this.#codec = options.transcode;
     this.conn = new Connection(socket, this);
     this.conn.errors = followerErrors;
   }
@@ -91,24 +94,48 @@ export class FollowerRole implements Role, ConnectionHandler {
     return undefined;
   }
 
+  /** The codec in use with the leader: `tagged-v1` with a cluster-share leader, else the default. */
+  get codec(): Codec {
+    return this.#codec;
+  }
+
+  /** Decodes a value from the leader; a failure is an ERR_CLUSTER_DECODE error. */
+  #decode(data: Buffer | undefined, what: string): unknown {
+    if (!data) return undefined;
+    try {
+      return this.#codec.decode(data);
+    } catch (cause) {
+      throw new DecodeError(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    }
+  }
+
   #register(): Promise<void> {
-    const { name, maxWaitTime, transcode } = this.options;
+    const { name, maxWaitTime, codecs } = this.options;
     const id = nextRequestId();
     // The leader answers only once its DataClient is ready: wait up to maxWaitTime for that.
     // Its server holds a registration for an unknown channel for the `timeout` we send, so we
     // wait a little longer than that to receive its ERR_CLUSTER_CHANNEL_NOT_FOUND answer.
     const wait = Math.max(maxWaitTime, this.options.responseTimeout);
-    const buf = encodePacket(id, false, wait, { type: 'register_channel', channelName: name });
+    // Offering codecs is our extension: a 3.x leader ignores the field and answers without one.
+    const connObj = codecs.length > 0
+      ? { type: 'register_channel', channelName: name, codecs: codecs.map(c => c.name) }
+      : { type: 'register_channel', channelName: name };
+    const buf = encodePacket(id, false, wait, connObj);
     return new Promise((resolve, reject) => {
       this.conn.request(id, buf, wait + REGISTER_ANSWER_MARGIN, `register_channel "${name}"`, (err, packet) => {
         if (err) return reject(err);
         let body: { success?: boolean; error?: SerializedError } | undefined;
         try {
-          body = packet!.data ? (transcode.decode(packet!.data) as typeof body) : undefined;
+          body = this.#decode(packet!.data, 'register_channel answer') as typeof body;
         } catch (decodeErr) {
           return reject(decodeErr);
         }
-        if (body?.success) return resolve();
+        if (body?.success) {
+          const chosen = packet!.connObj.codec;
+          this.#codec = codecs.find(c => c.name === chosen) ?? this.options.transcode;
+          debug('%s: registered, codec %s', name, chosen ?? 'default');
+          return resolve();
+        }
         const error = body?.error ?? { message: 'register_channel refused without a reason' };
         if (error.code === 'ERR_CLUSTER_CHANNEL_NOT_FOUND') return reject(new ChannelNotFoundError(name, wait));
         reject(new LeaderStartError(name, error));
@@ -132,11 +159,11 @@ export class FollowerRole implements Role, ConnectionHandler {
   }
 
   invoke(method: string, args: unknown[], callback: InvokeCallback): void {
-    const { transcode, responseTimeout } = this.options;
+    const { responseTimeout } = this.options;
     const id = nextRequestId();
     let buf: Buffer;
     try {
-      buf = encodePacket(id, false, responseTimeout, { type: 'invoke', method, argLength: args.length, oneway: false }, encodeInvokeArgs(args, transcode));
+      buf = encodePacket(id, false, responseTimeout, { type: 'invoke', method, argLength: args.length, oneway: false }, encodeInvokeArgs(args, this.#codec));
     } catch (err) {
       process.nextTick(callback, err);
       return;
@@ -145,7 +172,7 @@ export class FollowerRole implements Role, ConnectionHandler {
       if (err) return callback(err);
       let value: unknown;
       try {
-        value = packet!.data ? transcode.decode(packet!.data) : undefined;
+        value = this.#decode(packet!.data, `result of ${method}`);
       } catch (decodeErr) {
         return callback(decodeErr);
       }
@@ -155,8 +182,7 @@ export class FollowerRole implements Role, ConnectionHandler {
   }
 
   invokeOneway(method: string, args: unknown[]): void {
-    const { transcode, responseTimeout } = this.options;
-    this.conn.write(encodePacket(nextRequestId(), false, responseTimeout, { type: 'invoke', method, argLength: args.length, oneway: true }, encodeInvokeArgs(args, transcode)));
+    this.conn.write(encodePacket(nextRequestId(), false, this.options.responseTimeout, { type: 'invoke', method, argLength: args.length, oneway: true }, encodeInvokeArgs(args, this.#codec)));
   }
 
   subscribe(key: string, reg: unknown): void {
@@ -186,9 +212,9 @@ export class FollowerRole implements Role, ConnectionHandler {
     conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'subscribe_result_res' }));
     let value: unknown;
     try {
-      value = packet.data ? this.options.transcode.decode(packet.data) : undefined;
+      value = this.#decode(packet.data, `subscription value for ${String(connObj.key)}`);
     } catch (err) {
-      this.options.logger.warn(`[cluster-share] follower "${this.options.name}": subscription value for ${String(connObj.key)} does not decode: ${(err as Error).message}`);
+      this.options.logger.warn(`[cluster-share] follower "${this.options.name}": ${(err as Error).message}; not delivered`);
       return;
     }
     this.sink.deliver(String(connObj.key), value);

@@ -8,19 +8,58 @@ import { randomInt } from 'node:crypto';
 import co from 'co';
 import { MethodNotFoundError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
+import type { Codec } from '../protocol/packet.js';
 import type { DelegateNames } from '../delegates.js';
 
 /** Prefix of every subscription key on the wire (as 3.x). */
 export const SUBSCRIPTION_KEY_PREFIX = '$$inner$$__';
 
-/** Receives the encoded values of the keys it subscribed. */
+/** Receives the values of the keys it subscribed, in the codec it speaks. */
 export interface Subscriber {
+  /** The codec this subscriber's values are encoded with. */
+  readonly codec: Codec;
   deliver(key: string, data: Buffer): void;
+}
+
+/**
+ * One subscription value, encoded at most once per codec however many subscribers speak it.
+ * While the value is being fanned out it is encoded from the value itself; once sealed (kept as
+ * the last value for late subscribers) other codecs are derived from the first encoding, so a
+ * later change to the object by the DataClient is never seen.
+ */
+export class EncodedValue {
+  readonly #encodings = new Map<Codec, Buffer>();
+  readonly #first: Codec;
+  #value: unknown;
+  #sealed = false;
+
+  constructor(value: unknown, first: Codec) {
+    this.#value = value;
+    this.#first = first;
+    this.#encodings.set(first, first.encode(value));
+  }
+
+  /** The value's bytes in `codec`. Throws if the codec cannot encode the value. */
+  bytes(codec: Codec): Buffer {
+    let data = this.#encodings.get(codec);
+    if (!data) {
+      const value = this.#sealed ? this.#first.decode(this.#encodings.get(this.#first)!) : this.#value;
+      data = codec.encode(value);
+      this.#encodings.set(codec, data);
+    }
+    return data;
+  }
+
+  /** Drops the reference to the original value. */
+  seal(): void {
+    this.#sealed = true;
+    this.#value = undefined;
+  }
 }
 
 interface Topic {
   subscribers: Set<Subscriber>;
-  last: Buffer | undefined;
+  last: EncodedValue | undefined;
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -132,7 +171,7 @@ export class DataClientHost {
       return;
     }
     topic.subscribers.add(subscriber);
-    if (topic.last && this.options.isBroadcast) subscriber.deliver(key, topic.last);
+    if (topic.last && this.options.isBroadcast) this.#deliver(subscriber, key, topic.last);
   }
 
   unSubscribe(key: string, subscriber: Subscriber): void {
@@ -166,24 +205,51 @@ export class DataClientHost {
     });
   }
 
-  /** One upstream value: encode once, remember it, send the same bytes to the subscribers. */
+  /**
+   * The codec a value is first encoded (and kept) with: the richest one in use, so values
+   * derived from it for other codecs lose nothing that codec could keep.
+   */
+  get #snapshotCodec(): Codec {
+    return this.options.codecs[0] ?? this.options.transcode;
+  }
+
+  /** One upstream value: encode once per codec, remember it, send the same bytes to the subscribers. */
   #publishValue(topic: Topic, key: string, value: unknown): void {
     if (this.#closed) return;
-    const data = this.options.transcode.encode(value);
-    topic.last = data;
-    const { subscribers } = topic;
-    if (subscribers.size === 0) return;
-    if (this.options.isBroadcast) {
-      for (const subscriber of subscribers) subscriber.deliver(key, data);
+    let encoded: EncodedValue;
+    try {
+      encoded = new EncodedValue(value, this.#snapshotCodec);
+    } catch (err) {
+      this.options.logger.warn(`[cluster-share] "${this.options.name}": subscription value for ${key} cannot be encoded; not delivered: ${(err as Error)?.message ?? err}`);
       return;
     }
-    let pick = randomInt(subscribers.size);
-    for (const subscriber of subscribers) {
-      if (pick-- === 0) {
-        subscriber.deliver(key, data);
-        return;
+    topic.last = encoded;
+    const { subscribers } = topic;
+    if (subscribers.size > 0) {
+      if (this.options.isBroadcast) {
+        for (const subscriber of subscribers) this.#deliver(subscriber, key, encoded);
+      } else {
+        let pick = randomInt(subscribers.size);
+        for (const subscriber of subscribers) {
+          if (pick-- === 0) {
+            this.#deliver(subscriber, key, encoded);
+            break;
+          }
+        }
       }
     }
+    encoded.seal();
+  }
+
+  #deliver(subscriber: Subscriber, key: string, encoded: EncodedValue): void {
+    let data: Buffer;
+    try {
+      data = encoded.bytes(subscriber.codec);
+    } catch (err) {
+      this.options.logger.warn(`[cluster-share] "${this.options.name}": subscription value for ${key} cannot be encoded with a subscriber's codec; not delivered to it: ${(err as Error)?.message ?? err}`);
+      return;
+    }
+    subscriber.deliver(key, data);
   }
 }
 

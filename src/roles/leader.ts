@@ -5,7 +5,8 @@
 import type { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { HeartbeatTimeoutError, type ProtocolError, serializeError } from '../errors.js';
-import { decodeInvokeArgs, encodePacket, encodePacketHead, nextRequestId, type Packet } from '../protocol/packet.js';
+import { chooseCodec } from '../protocol/codec.js';
+import { type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, nextRequestId, type Packet } from '../protocol/packet.js';
 import type { Connection, ConnectionHandler } from '../transport/connection.js';
 import type { ChannelHandler, PortServer } from '../transport/port-server.js';
 import type { DataClientHost, Subscriber } from './host.js';
@@ -18,9 +19,12 @@ const debug = debuglog('cluster-share:leader');
 class FollowerLink implements Subscriber {
   readonly conn: Connection;
   readonly timeout: number;
-  constructor(conn: Connection, timeout: number) {
+  /** The codec negotiated with this follower (serialize-json or the user's transcode if none). */
+  readonly codec: Codec;
+  constructor(conn: Connection, timeout: number, codec: Codec) {
     this.conn = conn;
     this.timeout = timeout;
+    this.codec = codec;
   }
 
   /** Sends the already-encoded value: the head is new, the data bytes are shared by all followers. */
@@ -60,12 +64,16 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
   // ChannelHandler: a follower registered on this channel. Answer once the DataClient is ready.
   onRegister(conn: Connection, packet: Packet): void {
     conn.handler = this;
-    const link = new FollowerLink(conn, this.host.options.responseTimeout);
+    const { options } = this.host;
+    // A cluster-share follower offers codecs; a 3.x follower offers none and keeps serialize-json.
+    const chosen = options.codecs.length > 0 ? chooseCodec(packet.connObj.codecs) : undefined;
+    const link = new FollowerLink(conn, options.responseTimeout, chosen ?? options.transcode);
     this.#links.set(conn, link);
-    debug('%s: follower #%d registered', this.host.options.name, conn.id);
-    const codec = this.host.options.transcode;
+    debug('%s: follower #%d registered (codec %s)', options.name, conn.id, chosen?.name ?? 'default');
+    // The answer itself is in the default codec: the follower switches after reading it.
     const answer = (body: unknown): void => {
-      conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'register_channel_res' }, codec.encode(body)));
+      const connObj = chosen ? { type: 'register_channel_res', codec: chosen.name } : { type: 'register_channel_res' };
+      conn.write(encodePacket(packet.id, true, packet.timeout, connObj, options.transcode.encode(body)));
     };
     this.host.ready().then(
       () => answer({ success: true }),
@@ -114,13 +122,15 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     const { connObj } = packet;
     const method = String(connObj.method);
     const oneway = connObj.oneway === true;
-    const { transcode, logger, name } = this.host.options;
+    const { logger, name } = this.host.options;
+    const codec = this.#links.get(conn)!.codec;
     let args: unknown[];
     try {
-      args = decodeInvokeArgs(packet.data, Number(connObj.argLength ?? 0), transcode);
+      args = decodeInvokeArgs(packet.data, Number(connObj.argLength ?? 0), codec);
     } catch (err) {
+      // ERR_CLUSTER_DECODE or ERR_CLUSTER_PROTOCOL; the stream is still in sync, so only this call fails.
       logger.warn(`[cluster-share] leader "${name}": invoke ${method} from follower #${conn.id}: ${(err as Error).message}`);
-      if (!oneway) this.#answer(conn, packet, false, transcode.encode(serializeError(err)));
+      if (!oneway) this.#answer(conn, packet, false, codec.encode(serializeError(err)));
       return;
     }
     this.#inFlight++;
@@ -133,10 +143,10 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
       let data: Buffer;
       let success = !err;
       try {
-        data = transcode.encode(err ? serializeError(err) : result);
+        data = codec.encode(err ? serializeError(err) : result);
       } catch (encodeErr) {
         success = false;
-        data = transcode.encode(serializeError(encodeErr));
+        data = codec.encode(serializeError(encodeErr));
       }
       this.#answer(conn, packet, success, data);
     });

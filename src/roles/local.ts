@@ -6,17 +6,21 @@
 import type { EventEmitter } from 'node:events';
 import type { ResolvedOptions } from '../options.js';
 import type { DelegateNames } from '../delegates.js';
+import type { Codec } from '../protocol/packet.js';
 import { DataClientHost, type InvokeCallback, type Subscriber } from './host.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
 
 export class LocalRole implements Role, Subscriber {
   readonly host: DataClientHost;
   readonly sink: RoleSink;
+  /** Subscription values are copied through this codec (the richest this process has). */
+  readonly codec: Codec;
   readonly #events: EventEmitter;
 
   constructor(host: DataClientHost, sink: RoleSink, events: EventEmitter) {
     this.host = host;
     this.sink = sink;
+    this.codec = host.options.codecs[0] ?? host.options.transcode;
     this.#events = events;
     host.eventTargets.add(events);
   }
@@ -57,7 +61,7 @@ export class LocalRole implements Role, Subscriber {
 
   /** Subscriber: each value is decoded, so a process never shares an object with the DataClient. */
   deliver(key: string, data: Buffer): void {
-    this.sink.deliver(key, this.host.options.transcode.decode(data));
+    this.sink.deliver(key, this.codec.decode(data));
   }
 
   /** Detaches this client from the host (the host itself is closed by the owner). */
