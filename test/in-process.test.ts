@@ -136,6 +136,24 @@ describe('in one process', () => {
     await close(leader);
   });
 
+  test('close() while waiting for a silent leader\'s registration answer ends the wait and the connection at once', { timeout: 30_000 }, async () => {
+    const port = await freePort();
+    const server = net.createServer();
+    server.listen(port, '127.0.0.1');
+    await once(server, 'listening');
+    const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+    const follower = make({ port, isLeader: false, maxWaitTime: 60_000 });
+    const ready = follower.ready();
+    const [socket] = await accepted;
+    await once(socket, 'data'); // its register_channel, which is never answered
+    const started = Date.now();
+    await close(follower);
+    await assert.rejects(ready, (err: Error & { code?: string }) => err.code === 'ERR_CLUSTER_CLIENT_CLOSED');
+    await once(socket, 'close');
+    assert.ok(Date.now() - started < 30_000, 'did not wait for the 60 s registration timeout');
+    server.close();
+  });
+
   test('close() releases the port: it can be listened on again', { timeout: 30_000 }, async () => {
     const port = await freePort();
     const leader = make({ port });

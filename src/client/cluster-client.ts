@@ -55,10 +55,18 @@ function isTransient(err: unknown): boolean {
 }
 
 /** Short jittered pause between election attempts: 2-10 ms at first, growing to at most 250 ms. */
-function retryDelay(attempt: number): Promise<void> {
+function retryDelay(attempt: number, signal: AbortSignal): Promise<void> {
   const ceiling = Math.min(250, 10 * 2 ** Math.min(attempt, 5));
   const ms = 2 + Math.random() * ceiling;
-  return new Promise(resolve => setTimeout(resolve, ms));
+  return new Promise(resolve => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }
 
 export class ClusterClient extends Base implements RoleSink {
@@ -73,6 +81,8 @@ export class ClusterClient extends Base implements RoleSink {
   readonly #values = new Map<string, unknown>();
   readonly #subscribeTimers = new Map<string, NodeJS.Timeout>();
   #closing: Promise<void> | undefined;
+  /** Aborted by close(): stops an election in progress. */
+  readonly #stopElecting = new AbortController();
 
   constructor(options: ResolvedOptions, createRealClient: () => object, descriptors: ReadonlyMap<string, Descriptor>) {
     super();
@@ -150,14 +160,14 @@ export class ClusterClient extends Base implements RoleSink {
         if (o.isLeader === true) throw new PortInUseError(o.name, o.port);
       }
       try {
-        return await FollowerRole.connect(o, this, this.#names.publish, Math.max(1, deadline - Date.now()));
+        return await FollowerRole.connect(o, this, this.#names.publish, Math.max(1, deadline - Date.now()), this.#stopElecting.signal);
       } catch (err) {
         if (!isTransient(err)) throw err;
         lastError = err;
         debug('%s: attempt %d: %s', o.name, attempt, (err as Error).message);
       }
       if (Date.now() >= deadline) throw new ConnectTimeoutError(o.name, o.port, budget, { cause: lastError });
-      await retryDelay(attempt);
+      await retryDelay(attempt, this.#stopElecting.signal);
     }
   }
 
@@ -211,7 +221,7 @@ export class ClusterClient extends Base implements RoleSink {
       } catch (err) {
         if (this.#isClosed()) return;
         this.#options.logger.warn(`[cluster-share] "${this.#options.name}" re-election failed, retrying: ${(err as Error).message}`);
-        await retryDelay(attempt + 5);
+        await retryDelay(attempt + 5, this.#stopElecting.signal);
       }
     }
   }
@@ -360,6 +370,8 @@ export class ClusterClient extends Base implements RoleSink {
 
   async #close(): Promise<void> {
     this.#setState('closed');
+    // An election in progress stops: its connection attempt and retry pause end now.
+    this.#stopElecting.abort();
     this.#failQueue(call => new ClientClosedError(this.#options.name, `${call.method} was waiting for a leader`));
     for (const timer of this.#subscribeTimers.values()) clearTimeout(timer);
     this.#subscribeTimers.clear();

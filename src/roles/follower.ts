@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { debuglog } from 'node:util';
 import {
-  ChannelNotFoundError, DecodeError, LeaderLostError, LeaderStartError, type ProtocolError, ResponseTimeoutError,
+  ChannelNotFoundError, ClientClosedError, DecodeError, LeaderLostError, LeaderStartError, type ProtocolError, ResponseTimeoutError,
   reviveError, type SerializedError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -26,22 +26,28 @@ const followerErrors: RequestErrors = {
 };
 
 /** Connects to the leader's port. Rejects with the socket error (ECONNREFUSED when no one listens). */
-function connectSocket(port: number, timeout: number): Promise<net.Socket> {
+function connectSocket(port: number, timeout: number, signal: AbortSignal, name: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host: LOOPBACK_HOST });
-    const timer = setTimeout(() => {
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
       socket.destroy();
-      reject(Object.assign(new Error(`connect to ${LOOPBACK_HOST}:${port} timed out after ${timeout}ms`), { code: 'ETIMEDOUT' }));
+      reject(err);
+    };
+    const onAbort = (): void => fail(new ClientClosedError(name, 'closed while connecting to the leader'));
+    const timer = setTimeout(() => {
+      fail(Object.assign(new Error(`connect to ${LOOPBACK_HOST}:${port} timed out after ${timeout}ms`), { code: 'ETIMEDOUT' }));
     }, timeout);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
       socket.removeAllListeners('error');
       resolve(socket);
     });
-    socket.once('error', err => {
-      clearTimeout(timer);
-      reject(err);
-    });
+    socket.once('error', fail);
   });
 }
 
@@ -69,14 +75,22 @@ export class FollowerRole implements Role, ConnectionHandler {
    * its DataClient is ready. Socket errors (ECONNREFUSED: nobody leads) are rethrown as they
    * are so the caller can compete again; a leader's refusal is a coded error.
    */
-  static async connect(options: ResolvedOptions, sink: RoleSink, publishMethod: string | undefined, connectTimeout: number): Promise<FollowerRole> {
-    const socket = await connectSocket(options.port, connectTimeout);
+  static async connect(
+    options: ResolvedOptions, sink: RoleSink, publishMethod: string | undefined, connectTimeout: number, signal: AbortSignal,
+  ): Promise<FollowerRole> {
+    const socket = await connectSocket(options.port, connectTimeout, signal, options.name);
     const role = new FollowerRole(options, sink, socket, publishMethod);
+    // Closed while waiting for the registration answer: give up the connection at once.
+    const onAbort = (): void => role.conn.destroy(new ClientClosedError(options.name, 'closed while registering with the leader'));
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
+      if (signal.aborted) onAbort();
       await role.#register();
     } catch (err) {
       role.conn.destroy();
-      throw err;
+      throw signal.aborted ? new ClientClosedError(options.name, 'closed while registering with the leader') : err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
     role.#startHeartbeat();
     return role;
