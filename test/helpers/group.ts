@@ -8,7 +8,10 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ClusterOptions } from '../../src/index.js';
 import type { FixtureOptions } from '../fixtures/data-client.js';
-import type { Command, MemberConfig, WireError } from '../fixtures/member.js';
+import { fromIpc, toIpc } from '../fixtures/ipc-values.js';
+import type { Command, Impl, MemberConfig, MemberState, WireError } from '../fixtures/member.js';
+
+export type { Impl, MemberState } from '../fixtures/member.js';
 
 const MEMBER = fileURLToPath(new URL('../fixtures/member.js', import.meta.url));
 
@@ -45,11 +48,14 @@ let nextCommandId = 1;
 
 export class Member {
   readonly child: ChildProcess;
+  /** Whose client the member runs: cluster-share or cluster-client 3.x. */
+  readonly impl: Impl;
   readonly messages: Message[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #waiters: Array<{ match: (m: Message) => boolean; resolve: (m: Message) => void }> = [];
 
   constructor(config: MemberConfig) {
+    this.impl = config.impl ?? 'cluster-share';
     this.child = fork(MEMBER, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.exited = once(this.child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
     this.child.on('message', (message: Message) => {
@@ -83,13 +89,18 @@ export class Member {
     return m.isLeader as boolean;
   }
 
-  /** Sends a command; resolves with its value or rejects with a RemoteError. */
+  /**
+   * Sends a command; resolves with its value or rejects with a RemoteError. Invoke arguments,
+   * a publish reg and the value travel in the tagged form of fixtures/ipc-values.ts (Buffer,
+   * Date, undefined and Error survive IPC).
+   */
   async command(cmd: CommandBody): Promise<unknown> {
     const id = nextCommandId++;
-    this.child.send({ ...cmd, id });
+    const body = 'args' in cmd ? { ...cmd, args: cmd.args.map(toIpc) } : 'reg' in cmd ? { ...cmd, reg: toIpc(cmd.reg) } : cmd;
+    this.child.send({ ...body, id });
     const m = await this.waitFor(x => x.reply === id);
     if (!m.ok) throw new RemoteError(m.error!);
-    return m.value;
+    return fromIpc(m.value);
   }
 
   invoke(method: string, ...args: unknown[]): Promise<unknown> {
@@ -100,9 +111,29 @@ export class Member {
     return this.command({ cmd: 'invoke', method, args, style: 'callback' });
   }
 
+  /** Invokes any method name through the client's internal invoke (no delegate needed). */
+  rawInvoke(method: string, ...args: unknown[]): Promise<unknown> {
+    return this.command({ cmd: 'rawInvoke', method, args });
+  }
+
+  /** The member's role as it reports it. */
+  state(): Promise<MemberState> {
+    return this.command({ cmd: 'state' }) as Promise<MemberState>;
+  }
+
   /** Values received for `key`, in order. */
   values(key: string): unknown[] {
-    return this.messages.filter(m => m.event === 'value' && m.key === key).map(m => m.value);
+    return this.messages.filter(m => m.event === 'value' && m.key === key).map(m => fromIpc(m.value));
+  }
+
+  /** Warning and error lines the member's library logged, in order. */
+  logs(level?: 'warn' | 'error'): string[] {
+    return this.messages.filter(m => m.event === 'log' && (level === undefined || m.level === level)).map(m => String(m.message));
+  }
+
+  /** Errors the member's client emitted as 'error' events, in order. */
+  clientErrors(): WireError[] {
+    return this.messages.filter(m => m.event === 'client-error').map(m => m.error!);
   }
 
   /** Waits until `count` values for `key` have arrived; returns them. */
@@ -125,13 +156,14 @@ export class Member {
   }
 }
 
-export function spawnMember(options: ClusterOptions, fixture?: FixtureOptions): Member {
-  return new Member({ options, fixture });
+/** Spawns a member; `impl` (default cluster-share) says whose client it runs. */
+export function spawnMember(options: ClusterOptions, fixture?: FixtureOptions, impl: Impl = 'cluster-share'): Member {
+  return new Member({ options, fixture, impl });
 }
 
 /** Spawns `n` members with the same options and waits until all are ready. */
-export async function spawnGroup(n: number, options: ClusterOptions, fixture?: FixtureOptions): Promise<Member[]> {
-  const members = Array.from({ length: n }, () => spawnMember(options, fixture));
+export async function spawnGroup(n: number, options: ClusterOptions, fixture?: FixtureOptions, impl: Impl = 'cluster-share'): Promise<Member[]> {
+  const members = Array.from({ length: n }, () => spawnMember(options, fixture, impl));
   await Promise.all(members.map(m => m.ready()));
   return members;
 }
@@ -143,6 +175,6 @@ export async function killAll(members: Iterable<Member>): Promise<void> {
 
 /** Which member leads (asks each one). */
 export async function leaderOf(members: Member[]): Promise<Member[]> {
-  const states = await Promise.all(members.map(m => m.command({ cmd: 'state' }) as Promise<{ isLeader: boolean }>));
+  const states = await Promise.all(members.map(m => m.state()));
   return members.filter((_, i) => states[i]!.isLeader);
 }
