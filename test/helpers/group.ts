@@ -36,11 +36,14 @@ export class RemoteError extends Error {
   readonly code: string | undefined;
   readonly remoteName: string;
   readonly remoteStack: string | undefined;
-  constructor(error: WireError) {
+  /** The remote error's `code` with its type kept (`code` is always a string or undefined). */
+  readonly rawCode: unknown;
+  constructor(error: WireError, rawCode?: unknown) {
     super(error.message ?? '');
     this.remoteName = error.name ?? 'Error';
     this.code = error.code;
     this.remoteStack = error.stack;
+    this.rawCode = rawCode;
   }
 }
 
@@ -99,7 +102,7 @@ export class Member {
     const body = 'args' in cmd ? { ...cmd, args: cmd.args.map(toIpc) } : 'reg' in cmd ? { ...cmd, reg: toIpc(cmd.reg) } : cmd;
     this.child.send({ ...body, id });
     const m = await this.waitFor(x => x.reply === id);
-    if (!m.ok) throw new RemoteError(m.error!);
+    if (!m.ok) throw new RemoteError(m.error!, fromIpc(m.rawCode));
     return fromIpc(m.value);
   }
 
