@@ -1,0 +1,485 @@
+// Failover benchmark: how long after the leader is SIGKILLed is every surviving process
+// served again? cluster-share (../dist/esm) against cluster-client 3.7.0 (node_modules), in one run.
+//
+//   npm run bench:failover                      (builds first)
+//   node benchmark/failover.mjs [--followers F] [--kills K] [--kills-reference R]
+//                               [--impl both|cluster-share|cluster-client] [--deadline MS]
+//
+// Per implementation, on a fresh free loopback port: fork 1 + F members (failover-member.mjs),
+// the first alone so it leads; every member calls echo() in a loop, one call at a time. Then K
+// times: kill the leader (t0 = just before process.kill(pid, 'SIGKILL')), wait until every
+// survivor has completed a call that STARTED at or after t0, fork a replacement, wait until
+// every member is served again, next kill. A round whose survivors are not all served within
+// --deadline ms is reported as stuck, and the whole group is killed and started afresh on a new
+// port so the next round is measured cleanly. See benchmark/README.md.
+import { fork } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const memberScript = join(here, 'failover-member.mjs');
+const resultsFile = join(here, 'results', 'failover.json');
+const now = () => performance.timeOrigin + performance.now();
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+
+// ------------------------------------------------------------------------------------ options
+const USAGE = `usage: node benchmark/failover.mjs [options]
+  --followers F          followers besides the leader (default 3)
+  --kills K              leader kills for cluster-share (default 10)
+  --kills-reference R    leader kills for cluster-client 3.7.0 (default: the same as --kills)
+  --impl I               both | cluster-share | cluster-client (default both)
+  --deadline MS          how long a round may take before it is reported stuck (default 60000)`;
+
+let args;
+try {
+  ({ values: args } = parseArgs({
+    options: {
+      followers: { type: 'string', default: '3' },
+      kills: { type: 'string', default: '10' },
+      'kills-reference': { type: 'string' },
+      impl: { type: 'string', default: 'both' },
+      deadline: { type: 'string', default: '60000' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (err) {
+  console.error(`${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const intOption = (name, min) => {
+  const value = Number(args[name]);
+  if (!Number.isInteger(value) || value < min) {
+    console.error(`--${name} must be an integer >= ${min}, got ${args[name]}\n${USAGE}`);
+    process.exit(2);
+  }
+  return value;
+};
+const FOLLOWERS = intOption('followers', 1);
+const KILLS = intOption('kills', 1);
+if (args['kills-reference'] === undefined) args['kills-reference'] = String(KILLS);
+const KILLS_REFERENCE = intOption('kills-reference', 1);
+const DEADLINE = intOption('deadline', 1000);
+const IMPLS = { both: ['cluster-share', 'cluster-client'], 'cluster-share': ['cluster-share'], 'cluster-client': ['cluster-client'] }[args.impl];
+if (!IMPLS) {
+  console.error(`--impl must be both, cluster-share or cluster-client, got ${args.impl}\n${USAGE}`);
+  process.exit(2);
+}
+/** How long a member may take to become ready, and a group to settle, before we give up on it. */
+const START_DEADLINE = 60_000;
+
+// ------------------------------------------------------------------------- child bookkeeping
+const children = new Set();
+let snapshotDir;
+
+function cleanup() {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch {}
+  }
+  children.clear();
+  if (snapshotDir) {
+    rmSync(snapshotDir, { recursive: true, force: true });
+    snapshotDir = undefined;
+  }
+}
+process.on('exit', cleanup);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: killing ${children.size} member process(es)`);
+    cleanup();
+    process.exit(130);
+  });
+}
+process.on('uncaughtException', err => {
+  console.error(err);
+  cleanup();
+  process.exit(1);
+});
+
+/**
+ * cluster-share is loaded from a private copy of dist/esm taken at start: `npm run build` (run by
+ * anyone working in this checkout) deletes dist/ first, and a replacement member forked during a
+ * rebuild would fail to import it. The copy resolves its dependencies through a node_modules link.
+ */
+function snapshotClusterShare() {
+  const dist = join(root, 'dist', 'esm');
+  if (!existsSync(join(dist, 'index.js'))) {
+    console.error('dist/esm/index.js is missing: run `npm run build` first (or `npm run bench:failover`)');
+    process.exit(1);
+  }
+  // Copies left by an earlier run that was SIGKILLed (it could not clean up) are removed.
+  for (const name of readdirSync(os.tmpdir())) {
+    const pid = Number(/^cluster-share-failover-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if (err.code === 'ESRCH') rmSync(join(os.tmpdir(), name), { recursive: true, force: true });
+    }
+  }
+  snapshotDir = mkdtempSync(join(os.tmpdir(), `cluster-share-failover-${process.pid}-`));
+  cpSync(dist, join(snapshotDir, 'dist', 'esm'), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(snapshotDir, 'node_modules'), 'dir');
+  return pathToFileURL(join(snapshotDir, 'dist', 'esm', 'index.js')).href;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves with the promise's value, or with `onTimeout` after `ms`. */
+function within(promise, ms, onTimeout) {
+  let timer;
+  return Promise.race([promise, new Promise(resolve => { timer = setTimeout(resolve, ms, onTimeout); })]).finally(() => clearTimeout(timer));
+}
+
+// ------------------------------------------------------------------------------ a member
+let nextRequestId = 1;
+
+class Member {
+  constructor(group) {
+    this.group = group;
+    this.pending = new Map(); // request id -> { resolve, reject }
+    this.exited = false;
+    this.child = fork(memberScript, [group.impl, String(group.port), group.shareUrl ?? ''], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    this.pid = this.child.pid;
+    children.add(this.child);
+    this.ready = new Promise((resolve, reject) => {
+      this.child.on('message', message => {
+        if (message.type === 'ready') resolve(message);
+        else if (message.type === 'ready-error') reject(Object.assign(new Error(`member ${this.pid} failed to start: ${message.code} ${message.message}`), message));
+        else if (message.type === 'leader') group.leaderEvents.push(message);
+        else if (message.id !== undefined) {
+          const waiter = this.pending.get(message.id);
+          this.pending.delete(message.id);
+          waiter?.resolve(message);
+        }
+      });
+      this.child.on('exit', (code, signal) => {
+        this.exited = true;
+        children.delete(this.child);
+        group.members.delete(this.pid);
+        const err = new Error(`member ${this.pid} exited (${signal ?? code})`);
+        reject(err);
+        for (const waiter of this.pending.values()) waiter.reject(err);
+        this.pending.clear();
+      });
+    });
+    this.ready.catch(() => {});
+    group.members.set(this.pid, this);
+  }
+
+  request(cmd, extra = {}) {
+    if (this.exited) return Promise.reject(new Error(`member ${this.pid} has exited`));
+    const id = nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.child.send({ cmd, id, ...extra });
+    });
+  }
+
+  kill() {
+    return new Promise(resolve => {
+      if (this.exited) return resolve();
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGKILL');
+    });
+  }
+}
+
+// ------------------------------------------------------------------------------- a group
+class Group {
+  constructor(impl, port, shareUrl) {
+    Object.assign(this, { impl, port, shareUrl });
+    this.members = new Map(); // pid -> Member
+    this.leaderEvents = []; // { pid, at } each time a member's isClusterClientLeader turned true
+  }
+
+  static async start(impl, shareUrl) {
+    const group = new Group(impl, await freePort(), shareUrl);
+    const first = new Member(group);
+    const ready = await within(first.ready, START_DEADLINE, null);
+    if (!ready) throw new Error(`${impl}: the first member was not ready within ${START_DEADLINE} ms`);
+    if (!ready.isLeader) throw new Error(`${impl}: the first member is not the leader`);
+    const followers = Array.from({ length: FOLLOWERS }, () => new Member(group));
+    const all = await within(Promise.all(followers.map(m => m.ready)), START_DEADLINE, null);
+    if (!all) throw new Error(`${impl}: the followers were not ready within ${START_DEADLINE} ms`);
+    if (!(await group.settle())) throw new Error(`${impl}: the new group did not settle within ${START_DEADLINE} ms`);
+    return group;
+  }
+
+  /** Every member has completed a call started from now on (so the group serves everyone). */
+  async settle() {
+    const t = now();
+    const served = await within(Promise.all([...this.members.values()].map(m => m.request('mark', { t0: t }))), START_DEADLINE, null);
+    if (!served) return false;
+    await sleep(200);
+    return true;
+  }
+
+  async statuses(t0) {
+    return within(Promise.all([...this.members.values()].map(m => m.request('status', { t0 }))), 5000, null);
+  }
+
+  async stop() {
+    await Promise.all([...this.members.values()].map(m => m.kill()));
+  }
+}
+
+// ------------------------------------------------------------------------------- one kill
+class GroupProblem extends Error {}
+
+async function killRound(group, round) {
+  // Exactly one member must claim to lead (it should already: the group has settled).
+  let leaders = [];
+  for (const until = now() + 3000; ;) {
+    const statuses = await group.statuses(0);
+    if (!statuses) throw new GroupProblem(`members did not answer a status request before kill ${round}`);
+    leaders = statuses.filter(s => s.isLeader);
+    if (leaders.length === 1) break;
+    if (now() > until) throw new GroupProblem(`${leaders.length} members claim to lead before kill ${round} (${leaders.map(s => s.pid).join(', ')})`);
+    await sleep(100);
+  }
+  const leader = group.members.get(leaders[0].pid);
+  const survivors = [...group.members.values()].filter(m => m !== leader);
+
+  const t0 = now();
+  process.kill(leader.pid, 'SIGKILL');
+  const served = new Map(); // pid -> served message
+  const marks = survivors.map(m =>
+    m.request('mark', { t0 }).then(
+      message => served.set(m.pid, message),
+      err => served.set(m.pid, { died: err.message }),
+    ));
+  const all = await within(Promise.all(marks), DEADLINE, 'stuck');
+  await leader.kill(); // already dead: this only waits for its exit event
+  // The 'leader' event is sent before the new leader's first served call: give IPC a moment.
+  const elected = () => group.leaderEvents.find(e => e.at >= t0 && e.pid !== leader.pid);
+  if (!elected()) await sleep(100);
+  const newLeader = elected();
+
+  const result = {
+    round,
+    killedPid: leader.pid,
+    newLeaderPid: newLeader?.pid ?? null,
+    electedMs: newLeader ? newLeader.at - t0 : null,
+    survivors: [],
+    lastServedMs: null,
+    failedCalls: 0,
+    errorCodes: {},
+    stuck: all === 'stuck' || [...served.values()].some(s => s.died),
+  };
+  for (const m of survivors) {
+    const s = served.get(m.pid);
+    const entry = { pid: m.pid };
+    if (s && !s.died) {
+      Object.assign(entry, { servedMs: s.endedAt - t0, callStartedMs: s.startedAt - t0, failed: s.failed, codes: s.codes, isLeader: s.isLeader });
+      if (s.wrapped) entry.note = 'success ring wrapped: servedMs may be late';
+    } else {
+      entry.servedMs = null;
+      entry.died = s?.died;
+    }
+    result.survivors.push(entry);
+  }
+  if (result.stuck) {
+    // Where are the unserved ones? (state, failures since t0, the library's warnings)
+    const statuses = await group.statuses(t0);
+    for (const entry of result.survivors) {
+      const st = statuses?.find(s => s.pid === entry.pid);
+      if (entry.servedMs === null && st) {
+        Object.assign(entry, {
+          failed: st.failedSince, codes: st.codes, isLeader: st.isLeader, state: st.state,
+          callInFlightForMs: st.inFlightSince ? now() - st.inFlightSince : null,
+          stateChanges: st.stateChanges.map(c => ({ ms: +(c.at - t0).toFixed(1), state: c.state })),
+          logs: st.logs.map(l => ({ ms: +(l.at - t0).toFixed(1), level: l.level, message: l.message.slice(0, 300) })),
+        });
+      }
+    }
+  } else {
+    result.lastServedMs = Math.max(...result.survivors.map(e => e.servedMs));
+  }
+  for (const entry of result.survivors) {
+    result.failedCalls += entry.failed ?? 0;
+    for (const [code, n] of Object.entries(entry.codes ?? {})) result.errorCodes[code] = (result.errorCodes[code] ?? 0) + n;
+  }
+  return result;
+}
+
+// ------------------------------------------------------------------------- one implementation
+async function runImpl(impl, kills, shareUrl) {
+  const rounds = [];
+  const notes = [];
+  let group = await Group.start(impl, shareUrl);
+  process.stdout.write(`${impl}: group of ${1 + FOLLOWERS} on port ${group.port}; ${kills} kills: `);
+  let problems = 0;
+  for (let round = 1; round <= kills; round++) {
+    let result;
+    try {
+      result = await killRound(group, round);
+    } catch (err) {
+      if (!(err instanceof GroupProblem) || ++problems > 3) throw err;
+      notes.push(`${err.message}; the group was restarted and the kill not counted`);
+      await group.stop();
+      group = await Group.start(impl, shareUrl);
+      process.stdout.write(`[!, new group, port ${group.port}]`);
+      round--;
+      continue;
+    }
+    result.port = group.port;
+    rounds.push(result);
+    process.stdout.write(result.stuck ? 'S' : '.');
+    if (round === kills) break;
+    let restart = result.stuck;
+    if (!restart) {
+      const replacement = new Member(group);
+      const ready = await within(replacement.ready.then(() => true, () => false), START_DEADLINE, false);
+      if (!ready || !(await group.settle())) {
+        notes.push(`after kill ${round}: the replacement member or the group did not settle; the group was restarted`);
+        restart = true;
+      }
+    }
+    if (restart) {
+      await group.stop();
+      group = await Group.start(impl, shareUrl);
+      process.stdout.write(`[new group, port ${group.port}]`);
+    }
+  }
+  process.stdout.write('\n');
+  await group.stop();
+  return { impl, kills, rounds, notes, summary: summarize(rounds) };
+}
+
+// ------------------------------------------------------------------------------ statistics
+function median(sorted) {
+  const n = sorted.length;
+  if (n === 0) return null;
+  return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+/** Stuck rounds count as +Infinity (they lasted longer than the deadline). */
+function summarize(rounds) {
+  const served = rounds.map(r => (r.stuck ? Infinity : r.lastServedMs)).sort((a, b) => a - b);
+  const elected = rounds.map(r => r.electedMs).filter(v => v !== null).sort((a, b) => a - b);
+  const failed = rounds.map(r => r.failedCalls).sort((a, b) => a - b);
+  return {
+    rounds: rounds.length,
+    stuckRounds: rounds.filter(r => r.stuck).length,
+    lastServedMedianMs: median(served),
+    lastServedMaxMs: served.at(-1) ?? null,
+    electedMedianMs: median(elected),
+    electedMaxMs: elected.at(-1) ?? null,
+    failedCallsMedian: median(failed),
+    failedCallsMax: failed.at(-1) ?? null,
+  };
+}
+
+const fmtMs = v => (v === null || v === undefined ? '-' : v === Infinity ? `stuck (>${DEADLINE / 1000} s)` : v.toFixed(1));
+const fmtMsUnit = v => (v === Infinity ? fmtMs(v) : `${fmtMs(v)} ms`);
+
+function printTable({ impl, rounds, notes, summary }) {
+  const header = ['kill', 'killed pid', 'new leader', 'elected ms', 'last served ms', 'failed calls'];
+  const rows = rounds.map(r => [
+    String(r.round), String(r.killedPid), r.newLeaderPid ? String(r.newLeaderPid) : '-', fmtMs(r.electedMs),
+    r.stuck ? `stuck (>${DEADLINE / 1000} s)` : fmtMs(r.lastServedMs), String(r.failedCalls),
+  ]);
+  rows.push(['median', '', '', fmtMs(summary.electedMedianMs), fmtMs(summary.lastServedMedianMs), String(summary.failedCallsMedian)]);
+  rows.push(['max', '', '', fmtMs(summary.electedMaxMs), fmtMs(summary.lastServedMaxMs), String(summary.failedCallsMax)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)));
+  const line = cells => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(`\n${impl} — 1 leader + ${FOLLOWERS} followers, ${rounds.length} leader kills`);
+  console.log(line(header));
+  console.log(widths.map(w => '-'.repeat(w)).join('  '));
+  rows.forEach((r, i) => {
+    if (i === rows.length - 2) console.log(widths.map(w => '-'.repeat(w)).join('  '));
+    console.log(line(r));
+  });
+  for (const r of rounds.filter(r => r.stuck)) {
+    const unserved = r.survivors.filter(s => s.servedMs === null);
+    const servedOnes = r.survivors.filter(s => s.servedMs !== null);
+    console.log(`  kill ${r.round}: ${unserved.length} of ${r.survivors.length} survivors not served within ${DEADLINE / 1000} s` +
+      (servedOnes.length ? ` (the others after ${servedOnes.map(s => s.servedMs.toFixed(0)).join(', ')} ms)` : '') +
+      `; unserved: ${unserved.map(s => `${s.pid} ${s.died ? `died: ${s.died}` : `leader=${s.isLeader} failed=${s.failed} ${JSON.stringify(s.codes)}${s.callInFlightForMs > 100 ? ` call in flight for ${(s.callInFlightForMs / 1000).toFixed(1)} s` : ''}`}`).join('; ')}`);
+  }
+  const codes = {};
+  for (const r of rounds) for (const [c, n] of Object.entries(r.errorCodes)) codes[c] = (codes[c] ?? 0) + n;
+  if (Object.keys(codes).length) console.log(`  failed calls by error code: ${Object.entries(codes).map(([c, n]) => `${c} ${n}`).join(', ')}`);
+  for (const note of notes) console.log(`  note: ${note}`);
+}
+
+// ------------------------------------------------------------------------------------ main
+async function main() {
+  const shareUrl = IMPLS.includes('cluster-share') ? snapshotClusterShare() : undefined;
+  const started = Date.now();
+  console.log(`failover benchmark: 1 leader + ${FOLLOWERS} followers; leader SIGKILLed ${IMPLS.map(i => `${i === 'cluster-share' ? KILLS : KILLS_REFERENCE}× for ${i}`).join(', ')}; deadline ${DEADLINE / 1000} s per kill`);
+  console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} × ${os.cpus().length}, ${os.platform()} ${os.release()}`);
+  const results = {};
+  for (const impl of IMPLS) {
+    results[impl] = await runImpl(impl, impl === 'cluster-share' ? KILLS : KILLS_REFERENCE, shareUrl);
+  }
+  for (const impl of IMPLS) printTable(results[impl]);
+
+  let comparison = null;
+  if (results['cluster-share'] && results['cluster-client']) {
+    const a = results['cluster-share'].summary;
+    const b = results['cluster-client'].summary;
+    const ratio = (x, y) => (y === Infinity || !(y > 0) ? null : x === Infinity ? Infinity : x / y);
+    const fmtRatio = v => (v === null ? '-' : v === Infinity ? '∞ (stuck)' : `${v.toFixed(v >= 10 ? 0 : 2)}×`);
+    comparison = {
+      medianRatio: ratio(b.lastServedMedianMs, a.lastServedMedianMs),
+      maxRatio: ratio(b.lastServedMaxMs, a.lastServedMaxMs),
+    };
+    console.log(`\nlast follower served again after a leader SIGKILL:` +
+      `\n  cluster-share   median ${fmtMsUnit(a.lastServedMedianMs)}, max ${fmtMsUnit(a.lastServedMaxMs)} (${a.rounds} kills, ${a.stuckRounds} stuck)` +
+      `\n  cluster-client  median ${fmtMsUnit(b.lastServedMedianMs)}, max ${fmtMsUnit(b.lastServedMaxMs)} (${b.rounds} kills, ${b.stuckRounds} stuck)` +
+      `\n  cluster-client / cluster-share (above 1: cluster-share recovers faster): median ${fmtRatio(comparison.medianRatio)}, max ${fmtRatio(comparison.maxRatio)}`);
+  }
+
+  const json = JSON.stringify({
+    benchmark: 'failover',
+    date: new Date().toISOString(),
+    durationS: Math.round((Date.now() - started) / 1000),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    cpuModel: os.cpus()[0]?.model ?? null,
+    cpuCount: os.cpus().length,
+    options: { followers: FOLLOWERS, kills: KILLS, killsReference: KILLS_REFERENCE, deadlineMs: DEADLINE, impl: args.impl },
+    results,
+    comparison,
+  }, (key, value) => (value === Infinity ? 'stuck' : typeof value === 'number' && !Number.isInteger(value) ? +value.toFixed(2) : value), 2);
+  mkdirSync(dirname(resultsFile), { recursive: true });
+  writeFileSync(resultsFile, json + '\n');
+  console.log(`\nresults written to ${join('benchmark', 'results', 'failover.json')} (${Math.round((Date.now() - started) / 1000)} s)`);
+}
+
+main().then(
+  () => {
+    cleanup();
+    process.exit(0);
+  },
+  err => {
+    console.error(`\nfailover benchmark failed: ${err.stack ?? err}`);
+    cleanup();
+    process.exit(1);
+  },
+);
