@@ -41,8 +41,8 @@ const TAG_UNDEFINED = 0x75; // 'u'
 /** Tag: a Date, a float64 (big-endian) time value follows. */
 const TAG_DATE = 0x64; // 'd'
 
-/** Objects nested deeper than this (or cyclic) are left to v8.serialize. */
-const MAX_JSON_DEPTH = 64;
+/** Objects nested deeper than this are left to v8.serialize (JSON could take them; our walk recurses). */
+const MAX_JSON_DEPTH = 1000;
 
 /** What a value needs: JSON keeps it exactly, or v8.serialize, or serialize-json (it holds an Error). */
 const enum Need {
@@ -52,6 +52,15 @@ const enum Need {
 }
 
 const objectPrototype = Object.prototype;
+
+/**
+ * State of one walk (encode is synchronous; cleared after each): the objects on the current
+ * path (meeting one again is a cycle) and the objects already walked (their need is already
+ * counted, so shared references are walked once: linear time whatever the shape).
+ */
+const onPath = new Set<object>();
+const walked = new Set<object>();
+let sawCycle = false;
 
 /** Walks a value once to find the cheapest encoding that keeps it. */
 function need(value: unknown, depth: number): Need {
@@ -64,26 +73,17 @@ function need(value: unknown, depth: number): Need {
       return Number.isFinite(value) && !Object.is(value, -0) ? Need.Json : Need.V8;
     case 'object': {
       if (value === null) return Need.Json;
+      if (onPath.has(value)) {
+        sawCycle = true;
+        return Need.V8;
+      }
+      if (walked.has(value)) return Need.Json;
       if (depth > MAX_JSON_DEPTH) return Need.V8;
       if (value instanceof Error) return Need.SerializeJson;
-      let result = Need.Json;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          const item: unknown = value[i];
-          // A hole or undefined becomes null in JSON.
-          const n = item === undefined ? Need.V8 : need(item, depth + 1);
-          if (n > result && (result = n) === Need.SerializeJson) break;
-        }
-        return result;
-      }
-      const proto: unknown = Object.getPrototypeOf(value);
-      // Buffer, Date, Map, Set, typed arrays, class instances: not plain JSON.
-      if (proto !== objectPrototype && proto !== null) return holdsError(value, depth) ? Need.SerializeJson : Need.V8;
-      for (const key in value) {
-        const item = (value as Record<string, unknown>)[key];
-        const n = item === undefined ? Need.V8 : need(item, depth + 1);
-        if (n > result && (result = n) === Need.SerializeJson) break;
-      }
+      onPath.add(value);
+      const result = needOfObject(value, depth);
+      onPath.delete(value);
+      walked.add(value);
       return result;
     }
     default:
@@ -92,14 +92,41 @@ function need(value: unknown, depth: number): Need {
   }
 }
 
-/** Whether a non-plain object (a class instance) holds an Error in an enumerable property. */
-function holdsError(value: object, depth: number): boolean {
-  if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp) return false;
-  if (value instanceof Map || value instanceof Set) return false;
-  for (const key in value) {
-    if (need((value as Record<string, unknown>)[key], depth + 1) === Need.SerializeJson) return true;
+function needOfObject(value: object, depth: number): Need {
+  let result = Need.Json;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      // A hole or undefined becomes null in JSON.
+      const n = item === undefined ? Need.V8 : need(item, depth + 1);
+      if (n > result) result = n;
+    }
+    return result;
   }
-  return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== objectPrototype && proto !== null) {
+    // Buffer, Date, Map, Set, typed arrays, RegExp: v8. A class instance too, unless it holds an Error.
+    if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp || value instanceof Map || value instanceof Set) return Need.V8;
+    result = Need.V8;
+  }
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    const n = item === undefined ? Need.V8 : need(item, depth + 1);
+    if (n > result) result = n;
+  }
+  return result;
+}
+
+/** The encoding a value needs; serialize-json only if it holds an Error and no cycle (it cannot do cycles). */
+function classify(value: unknown): Need {
+  sawCycle = false;
+  try {
+    const n = need(value, 0);
+    return n === Need.SerializeJson && sawCycle ? Need.V8 : n;
+  } finally {
+    onPath.clear();
+    walked.clear();
+  }
 }
 
 const hasWellFormed = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function';
@@ -135,7 +162,7 @@ function encodeTagged(value: unknown): Buffer {
     buf.writeDoubleBE(value.getTime(), 1);
     return buf;
   }
-  const n = need(value, 0);
+  const n = classify(value);
   if (n === Need.Json) return tagged(TAG_JSON, JSON.stringify(value));
   if (n === Need.V8) {
     try {
