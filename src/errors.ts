@@ -7,7 +7,8 @@
 export interface SerializedError {
   name?: string;
   message?: string;
-  code?: string;
+  /** A string, or a number as some DataClients use (kept as it is, as 3.x does). */
+  code?: string | number;
   stack?: string;
 }
 
@@ -82,6 +83,18 @@ export class PortInUseError extends ClusterShareError {
   readonly port: number;
   constructor(name: string, port: number, options?: { cause?: unknown }) {
     super(`[cluster-share] client "${name}" must lead (isLeader: true) but port ${port} is already taken`, 'ERR_CLUSTER_PORT_IN_USE', options);
+    this.port = port;
+  }
+}
+
+/**
+ * Something that is not a cluster-client protocol leader holds the port (e.g. an HTTP server):
+ * it answered bytes that are not packets, or did not answer a heartbeat in time.
+ */
+export class PortConflictError extends ClusterShareError {
+  readonly port: number;
+  constructor(name: string, port: number, why: string, options?: { cause?: unknown }) {
+    super(`[cluster-share] client "${name}": port ${port} is held by a program that does not speak the cluster-client protocol (${why}); choose another port with options.port or NODE_CLUSTER_CLIENT_PORT`, 'ERR_CLUSTER_PORT_CONFLICT', options);
     this.port = port;
   }
 }
@@ -171,7 +184,7 @@ export function serializeError(err: unknown): SerializedError {
     return {
       name: e.name,
       message: e.message,
-      code: typeof e.code === 'string' ? e.code : e.code === undefined ? undefined : String(e.code),
+      code: typeof e.code === 'string' || typeof e.code === 'number' ? e.code : e.code === undefined ? undefined : String(e.code),
       stack: e.stack,
     };
   }

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as errors from '../src/errors.js';
 import {
-  ChannelNotFoundError, ClientClosedError, ClusterShareError, ConnectTimeoutError, DecodeError, HeartbeatTimeoutError,
+  ChannelNotFoundError, ClientClosedError, ClusterShareError, ConnectTimeoutError, DecodeError, HeartbeatTimeoutError, PortConflictError,
   InvalidArgumentError, InvalidDelegateError, InvalidOptionError, LeaderLostError, LeaderStartError,
   MethodNotFoundError, PortInUseError, ProtocolError, ResponseTimeoutError, reviveError, serializeError,
   SubscribeTimeoutError,
@@ -86,6 +86,11 @@ const TABLE: Row[] = [
   }),
   row(ProtocolError, 'ERR_CLUSTER_PROTOCOL', 'options', cause => new ProtocolError('bad header', { cause }), e => {
     assert.match(e.message, /bad header/);
+  }),
+  row(PortConflictError, 'ERR_CLUSTER_PORT_CONFLICT', 'options', cause => new PortConflictError('Svc', 7777, 'it sent an HTTP response', { cause }), e => {
+    assert.match(e.message, /port 7777/);
+    assert.match(e.message, /HTTP response/);
+    assert.equal(e.port, 7777);
   }),
   row(DecodeError, 'ERR_CLUSTER_DECODE', 'options', cause => new DecodeError('unknown tag 0x7f', { cause }), e => {
     assert.match(e.message, /does not decode: unknown tag 0x7f/);
@@ -176,8 +181,10 @@ describe('serializeError / reviveError', () => {
     assert.equal(revived.stack, original.stack);
   });
 
-  test('serializeError turns a non-string code into a string and omits a missing one', () => {
-    assert.equal(serializeError(Object.assign(new Error('x'), { code: 42 })).code, '42');
+  test('serializeError keeps a string or number code as it is (as 3.x), stringifies any other, omits a missing one', () => {
+    assert.equal(serializeError(Object.assign(new Error('x'), { code: 42 })).code, 42);
+    assert.equal(serializeError(Object.assign(new Error('x'), { code: 'E_X' })).code, 'E_X');
+    assert.equal(serializeError(Object.assign(new Error('x'), { code: true })).code, 'true');
     assert.equal(serializeError(new Error('x')).code, undefined);
   });
 

@@ -41,7 +41,7 @@ export class RemoteError extends Error {
   constructor(error: WireError, rawCode?: unknown) {
     super(error.message ?? '');
     this.remoteName = error.name ?? 'Error';
-    this.code = error.code;
+    this.code = error.code === undefined ? undefined : String(error.code);
     this.remoteStack = error.stack;
     this.rawCode = rawCode;
   }
