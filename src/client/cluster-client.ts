@@ -208,6 +208,16 @@ export class ClusterClient extends Base implements RoleSink {
     this.#reelect().catch(error => this.emit('error', error));
   }
 
+  // RoleSink: the leader is handing over. Elect its successor now; new calls queue meanwhile and
+  // the calls already sent are still answered on the old connection.
+  leaderClosing(role: Role): void {
+    if (role !== this.#role || this.#isClosed()) return;
+    this.#role = undefined;
+    this.#setState('electing');
+    this.#options.logger.info(`[cluster-share] "${this.#options.name}": the leader is closing; electing its successor`);
+    this.#reelect().catch(error => this.emit('error', error));
+  }
+
   async #reelect(): Promise<void> {
     for (let attempt = 0; !this.#isClosed(); attempt++) {
       try {

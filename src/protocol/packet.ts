@@ -31,6 +31,12 @@ export interface ConnObj {
   [field: string]: unknown;
 }
 
+/**
+ * Our extension: a leader request to a cluster-share follower (one that offered `codecs` in
+ * register_channel) saying it is closing gracefully. No answer. 3.x followers ignore unknown types.
+ */
+export const LEADER_CLOSING = 'leader_closing';
+
 /** A decoded packet. `data` is a view into the received bytes (not a copy). */
 export interface Packet {
   id: number;

@@ -5,11 +5,11 @@
 import net from 'node:net';
 import { debuglog } from 'node:util';
 import {
-  ChannelNotFoundError, ClientClosedError, DecodeError, LeaderLostError, LeaderStartError, type ProtocolError, ResponseTimeoutError,
+  ChannelNotFoundError, ClientClosedError, DecodeError, LeaderLostError, PortConflictError, LeaderStartError, type ProtocolError, ResponseTimeoutError,
   reviveError, type SerializedError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { type Codec, encodeInvokeArgs, encodePacket, nextRequestId, type Packet } from '../protocol/packet.js';
+import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet } from '../protocol/packet.js';
 import { Connection, type ConnectionHandler, type RequestErrors } from '../transport/connection.js';
 import { LOOPBACK_HOST } from '../transport/port-server.js';
 import type { InvokeCallback } from './host.js';
@@ -19,6 +19,8 @@ const debug = debuglog('cluster-share:follower');
 
 /** Extra time a follower waits for the answer to register_channel beyond what it asked the leader to hold it. */
 const REGISTER_ANSWER_MARGIN = 1000;
+/** How long a registration may go unanswered before a heartbeat checks that a leader holds the port. */
+const REGISTER_PROBE_DELAY = 300;
 
 const followerErrors: RequestErrors = {
   timeout: (label, timeout) => new ResponseTimeoutError(label, timeout, 'the leader did not answer'),
@@ -59,6 +61,12 @@ export class FollowerRole implements Role, ConnectionHandler {
   /** Until the leader answers register_channel: the default codec; then the one it chose. */
   #codec: Codec;
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Registered: the leader accepted this follower. */
+  #registered = false;
+  /** The leader announced it is closing; no new calls are sent here. */
+  #retiring = false;
+  /** The last bad frame from the peer (during registration it means a foreign program). */
+  #protocolError: ProtocolError | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(options: ResolvedOptions, sink: RoleSink, socket: net.Socket, publishMethod: string | undefined) {
@@ -85,12 +93,17 @@ export class FollowerRole implements Role, ConnectionHandler {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (signal.aborted) onAbort();
-      await role.#register();
+      await role.#register(Date.now() + connectTimeout);
     } catch (err) {
       role.conn.destroy();
       throw signal.aborted ? new ClientClosedError(options.name, 'closed while registering with the leader') : err;
     } finally {
       signal.removeEventListener('abort', onAbort);
+    }
+    if (role.#retiring) {
+      // The leader announced its close right behind its answer: compete for its successor.
+      role.conn.destroy();
+      throw new LeaderLostError(`register_channel "${options.name}"`, { cause: new Error('the leader is closing') });
     }
     role.#startHeartbeat();
     return role;
@@ -123,36 +136,68 @@ export class FollowerRole implements Role, ConnectionHandler {
     }
   }
 
-  #register(): Promise<void> {
-    const { name, maxWaitTime, codecs } = this.options;
+  /**
+   * Sends register_channel and resolves when the leader answers it (once its DataClient is
+   * ready). If the answer is slow, a heartbeat probes the peer: a leader answers heartbeats at
+   * once, a foreign program on the port does not, and one that sends bytes that are not packets
+   * is a foreign program too. Either fails with ERR_CLUSTER_PORT_CONFLICT by `probeDeadline`.
+   */
+  #register(probeDeadline: number): Promise<void> {
+    const { name, maxWaitTime, codecs, port } = this.options;
     const id = nextRequestId();
     // The leader answers only once its DataClient is ready: wait up to maxWaitTime for that.
     // Its server holds a registration for an unknown channel for the `timeout` we send, so we
     // wait a little longer than that to receive its ERR_CLUSTER_CHANNEL_NOT_FOUND answer.
     const wait = Math.max(maxWaitTime, this.options.responseTimeout);
-    // Offering codecs is our extension: a 3.x leader ignores the field and answers without one.
-    const connObj = codecs.length > 0
-      ? { type: 'register_channel', channelName: name, codecs: codecs.map(c => c.name) }
-      : { type: 'register_channel', channelName: name };
-    const buf = encodePacket(id, false, wait, connObj);
+    // `codecs` is our extension (a 3.x leader ignores it): the codecs we speak, best first. Sent
+    // even when empty, so a cluster-share leader knows this follower understands leader_closing.
+    const buf = encodePacket(id, false, wait, { type: 'register_channel', channelName: name, codecs: codecs.map(c => c.name) });
     return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (err: Error | undefined): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(probeTimer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const conflict = (why: string, cause?: Error): void => {
+        const err = new PortConflictError(name, port, why, { cause });
+        settle(err);
+        this.conn.destroy(err);
+      };
+      // Not sent at once: a 3.x leader drops a packet that arrives together with register_channel.
+      const probeTimer = setTimeout(() => {
+        const probeId = nextRequestId();
+        // Within the election's budget, but never less than a call gets for its answer.
+        const timeout = Math.max(this.options.responseTimeout, probeDeadline - Date.now());
+        this.conn.request(probeId, encodePacket(probeId, false, timeout, { type: 'heartbeat' }), timeout, 'heartbeat', err => {
+          if (err instanceof ResponseTimeoutError) {
+            conflict(`no answer to a heartbeat within ${timeout}ms; or a cluster-client 3.x leader that has no channel "${name}"`);
+          }
+        });
+      }, REGISTER_PROBE_DELAY);
       this.conn.request(id, buf, wait + REGISTER_ANSWER_MARGIN, `register_channel "${name}"`, (err, packet) => {
-        if (err) return reject(err);
+        if (err) {
+          if (this.#protocolError) return conflict(`it sent bytes that are not packets: ${this.#protocolError.message}`, this.#protocolError);
+          return settle(err);
+        }
         let body: { success?: boolean; error?: SerializedError } | undefined;
         try {
           body = this.#decode(packet!.data, 'register_channel answer') as typeof body;
         } catch (decodeErr) {
-          return reject(decodeErr);
+          return settle(decodeErr as Error);
         }
         if (body?.success) {
           const chosen = packet!.connObj.codec;
           this.#codec = codecs.find(c => c.name === chosen) ?? this.options.transcode;
           debug('%s: registered, codec %s', name, chosen ?? 'default');
-          return resolve();
+          this.#registered = true;
+          return settle(undefined);
         }
         const error = body?.error ?? { message: 'register_channel refused without a reason' };
-        if (error.code === 'ERR_CLUSTER_CHANNEL_NOT_FOUND') return reject(new ChannelNotFoundError(name, wait));
-        reject(new LeaderStartError(name, error));
+        if (error.code === 'ERR_CLUSTER_CHANNEL_NOT_FOUND') return settle(new ChannelNotFoundError(name, wait));
+        settle(new LeaderStartError(name, error));
       });
     });
   }
@@ -218,6 +263,10 @@ export class FollowerRole implements Role, ConnectionHandler {
   // ConnectionHandler
   onRequest(packet: Packet, conn: Connection): void {
     const { connObj } = packet;
+    if (connObj.type === LEADER_CLOSING) {
+      this.#onLeaderClosing();
+      return;
+    }
     if (connObj.type !== 'subscribe_result') {
       this.options.logger.warn(`[cluster-share] follower "${this.options.name}": unknown packet type ${JSON.stringify(connObj.type)} from the leader; ignored`);
       return;
@@ -234,14 +283,34 @@ export class FollowerRole implements Role, ConnectionHandler {
     this.sink.deliver(String(connObj.key), value);
   }
 
+  /**
+   * Graceful handover (our extension, sent only to followers that offered `codecs`): the leader
+   * released the port. Before registration: give up this connection and compete again. After:
+   * the client elects a successor while this connection waits for the answers of the calls it
+   * already sent, then ends.
+   */
+  #onLeaderClosing(): void {
+    if (this.#retiring || this.#closing) return;
+    this.#retiring = true;
+    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    if (!this.#registered) {
+      this.conn.destroy(new LeaderLostError(`register_channel "${this.options.name}"`, { cause: new Error('the leader is closing') }));
+      return;
+    }
+    debug('%s: leader closing; %d calls to finish', this.options.name, this.conn.pendingCount);
+    this.sink.leaderClosing(this);
+    void this.conn.whenIdle().then(() => this.conn.end());
+  }
+
   onClose(_conn: Connection, err: Error | undefined): void {
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
-    if (this.#closing) return;
+    if (this.#closing || this.#retiring) return;
     debug('%s: lost the leader%s', this.options.name, err ? `: ${err.message}` : '');
     this.sink.lost(this, err);
   }
 
   onProtocolError(err: ProtocolError): void {
+    this.#protocolError = err;
     this.options.logger.warn(`[cluster-share] follower "${this.options.name}": ${err.message}`);
   }
 

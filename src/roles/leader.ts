@@ -6,7 +6,7 @@ import type { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { HeartbeatTimeoutError, type ProtocolError, serializeError } from '../errors.js';
 import { chooseCodec } from '../protocol/codec.js';
-import { type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, nextRequestId, type Packet } from '../protocol/packet.js';
+import { type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet } from '../protocol/packet.js';
 import type { Connection, ConnectionHandler } from '../transport/connection.js';
 import type { ChannelHandler, PortServer } from '../transport/port-server.js';
 import type { DataClientHost, Subscriber } from './host.js';
@@ -21,10 +21,13 @@ class FollowerLink implements Subscriber {
   readonly timeout: number;
   /** The codec negotiated with this follower (serialize-json or the user's transcode if none). */
   readonly codec: Codec;
-  constructor(conn: Connection, timeout: number, codec: Codec) {
+  /** A cluster-share follower (it sent `codecs`): it understands leader_closing and ends its side. */
+  readonly knowsClosing: boolean;
+  constructor(conn: Connection, timeout: number, codec: Codec, knowsClosing: boolean) {
     this.conn = conn;
     this.timeout = timeout;
     this.codec = codec;
+    this.knowsClosing = knowsClosing;
   }
 
   /** Sends the already-encoded value: the head is new, the data bytes are shared by all followers. */
@@ -67,7 +70,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     const { options } = this.host;
     // A cluster-share follower offers codecs; a 3.x follower offers none and keeps serialize-json.
     const chosen = options.codecs.length > 0 ? chooseCodec(packet.connObj.codecs) : undefined;
-    const link = new FollowerLink(conn, options.responseTimeout, chosen ?? options.transcode);
+    const link = new FollowerLink(conn, options.responseTimeout, chosen ?? options.transcode, Array.isArray(packet.connObj.codecs));
     this.#links.set(conn, link);
     debug('%s: follower #%d registered (codec %s)', options.name, conn.id, chosen?.name ?? 'default');
     // The answer itself is in the default codec: the follower switches after reading it.
@@ -112,6 +115,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     this.#links.delete(conn);
     this.host.removeSubscriber(link);
     debug('%s: follower #%d gone%s', this.host.options.name, conn.id, err ? `: ${err.message}` : '');
+    this.#checkDrained();
   }
 
   onProtocolError(err: ProtocolError, conn: Connection): void {
@@ -158,7 +162,14 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
 
   #settle(): void {
     this.#inFlight--;
-    if (this.#inFlight === 0 && this.#drained) this.#drained();
+    this.#checkDrained();
+  }
+
+  /** While closing: done when every call is answered and every cluster-share follower has left. */
+  #checkDrained(): void {
+    if (!this.#drained || this.#inFlight > 0) return;
+    for (const link of this.#links.values()) if (link.knowsClosing) return;
+    this.#drained();
   }
 
   #checkHeartbeats(): void {
@@ -175,9 +186,11 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
   }
 
   /**
-   * Graceful: releases the port first (followers start electing a successor), answers every
-   * call already received (bounded by responseTimeout), then closes the followers' sockets and
-   * the DataClient. Idempotent.
+   * Graceful handover: releases the port first (followers can elect a successor at once), tells
+   * the cluster-share followers it is closing (they send new calls to the successor and end
+   * their connection once their calls here are answered), answers every call already received,
+   * then closes the remaining connections and the DataClient. Bounded by responseTimeout.
+   * Idempotent.
    */
   override close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -186,20 +199,26 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
 
   async #close(): Promise<void> {
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
-    const released = this.server.removeChannel(this.host.options.name);
-    if (this.#inFlight > 0) {
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(resolve, this.host.options.responseTimeout);
-        this.#drained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+    const { name, responseTimeout } = this.host.options;
+    const released = this.server.removeChannel(name);
+    for (const link of this.#links.values()) {
+      if (link.knowsClosing) link.conn.write(encodePacket(nextRequestId(), false, responseTimeout, { type: LEADER_CLOSING }));
     }
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(() => {
+        debug('%s: close: %d calls and %d followers still busy after %dms', name, this.#inFlight, this.#links.size, responseTimeout);
+        resolve();
+      }, responseTimeout);
+      this.#drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#checkDrained();
+    });
     for (const conn of this.#links.keys()) {
       conn.end();
       // A follower that does not close its side in time is cut off.
-      setTimeout(() => conn.destroy(), this.host.options.responseTimeout).unref();
+      setTimeout(() => conn.destroy(), responseTimeout).unref();
     }
     this.detach();
     await released;

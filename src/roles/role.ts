@@ -10,6 +10,12 @@ export interface RoleSink {
   deliver(key: string, value: unknown): void;
   /** The role stopped working on its own (a follower lost its leader). */
   lost(role: Role, err: Error | undefined): void;
+  /**
+   * The leader is closing gracefully (it already released the port): stop sending new calls to
+   * this role and elect a successor. The role itself stays open until the calls it already
+   * sent are answered, then closes by itself.
+   */
+  leaderClosing(role: Role): void;
 }
 
 export type RoleKind = 'leader' | 'follower' | 'local';

@@ -156,6 +156,12 @@ export class PortServer implements ConnectionHandler {
   // ConnectionHandler for connections that have not registered yet.
   onRequest(packet: Packet, conn: Connection): void {
     const { connObj } = packet;
+    // A heartbeat before registration is answered: it is how a follower tells a leader that is
+    // still starting (or holding its registration) from a foreign program on the port.
+    if (connObj.type === 'heartbeat') {
+      conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'heartbeat_res' }));
+      return;
+    }
     if (connObj.type !== 'register_channel' || typeof connObj.channelName !== 'string') {
       this.#logger.warn(`[cluster-share] connection #${conn.id} sent "${connObj.type}" before register_channel; closed`);
       conn.destroy();
