@@ -189,6 +189,8 @@ describe('graceful handover', () => {
     assert.equal(newLeaders.length, 1, 'exactly one new leader');
     for (const [i, s] of stats.entries()) assert.ok(s.ok > okBefore[i]!, 'calls kept succeeding after the handover');
     for (const m of followers) assert.deepEqual(m.clientErrors(), [], 'no error events');
+    // A handover is announced (leader_closing, logged at info level), not discovered as a loss.
+    assert.deepEqual(followers.flatMap(m => m.logs()), [], 'the followers logged no warning or error');
     // Followers first, the leader last: no further elections.
     for (const m of [...followers.filter(m => m !== newLeaders[0]), ...newLeaders]) {
       await m.close();
@@ -237,6 +239,7 @@ describe('rolling restart', () => {
     const failed = finals.filter(({ s }) => failureCount(s) > 0).map(({ m, s }) => describeStats(m, s));
     assert.deepEqual(failed, [], 'no call failed on any member');
     for (const m of members) assert.deepEqual(m.clientErrors(), [], 'no error events');
+    assert.deepEqual([...originals, ...members].flatMap(m => m.logs()), [], 'graceful closes: no member logged a warning or error');
     await killAll(members);
     for (const m of members) live.delete(m);
   });
