@@ -8,6 +8,8 @@
  */
 import { APIClientBase } from './api-client.js';
 import { close, cluster } from './cluster.js';
+import { closeAll } from './client/cluster-client.js';
+import { closeOnSignal } from './shutdown.js';
 import * as errors from './errors.js';
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT, DEFAULT_RESPONSE_TIMEOUT } from './options.js';
 import { serializeJsonCodec, taggedCodec } from './protocol/codec.js';
@@ -19,7 +21,9 @@ export type {
 } from './cluster.js';
 export { APIClientBase } from './api-client.js';
 export type { APIClientOptions } from './api-client.js';
-export { ClusterClient } from './client/cluster-client.js';
+export { ClusterClient, closeAll } from './client/cluster-client.js';
+export { closeOnSignal, DEFAULT_SHUTDOWN_TIMEOUT } from './shutdown.js';
+export type { CloseOnSignalOptions } from './shutdown.js';
 export type { ClientState } from './client/cluster-client.js';
 export type { DelegateTarget } from './delegates.js';
 export {
@@ -35,6 +39,8 @@ export * from './errors.js';
 const clusterShare = Object.assign(cluster, {
   cluster,
   close,
+  closeAll,
+  closeOnSignal,
   APIClientBase,
   serializeJsonCodec,
   taggedCodec,

@@ -69,6 +69,20 @@ function retryDelay(attempt: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Every client of this process that is not closed yet (for closeAll). */
+const openClients = new Set<ClusterClient>();
+
+/**
+ * Closes every cluster-share client of this process gracefully: followers first (their calls in
+ * flight are answered), then leaders (each hands over to a successor). Resolves when all are
+ * closed; a client that fails to close does not stop the others.
+ */
+export async function closeAll(): Promise<void> {
+  const clients = [...openClients];
+  await Promise.allSettled(clients.filter(c => !c.isClusterClientLeader).map(c => c[symbols.close]()));
+  await Promise.allSettled(clients.filter(c => c.isClusterClientLeader).map(c => c[symbols.close]()));
+}
+
 export class ClusterClient extends Base implements RoleSink {
   readonly #options: ResolvedOptions;
   readonly #createRealClient: () => object;
@@ -90,6 +104,7 @@ export class ClusterClient extends Base implements RoleSink {
     this.#createRealClient = createRealClient;
     this.#names = delegateNames(descriptors);
     this.setMaxListeners(options.maxListeners);
+    openClients.add(this);
     this.#start().catch(err => this.#failStart(err));
   }
 
@@ -380,6 +395,7 @@ export class ClusterClient extends Base implements RoleSink {
 
   async #close(): Promise<void> {
     this.#setState('closed');
+    openClients.delete(this);
     // An election in progress stops: its connection attempt and retry pause end now.
     this.#stopElecting.abort();
     this.#failQueue(call => new ClientClosedError(this.#options.name, `${call.method} was waiting for a leader`));
