@@ -153,6 +153,13 @@ export class DecodeError extends ClusterShareError {
   }
 }
 
+/** A peer stopped reading: more unsent bytes queued for it than `maxWriteBuffer`; it was dropped. */
+export class WriteBufferFullError extends ClusterShareError {
+  constructor(queued: number, limit: number) {
+    super(`[cluster-share] peer is not reading: ${queued} unsent bytes exceed maxWriteBuffer ${limit}; connection dropped`, 'ERR_CLUSTER_WRITE_BUFFER_FULL');
+  }
+}
+
 /** The leader dropped a follower that sent nothing for 3 heartbeat intervals. */
 export class HeartbeatTimeoutError extends ClusterShareError {
   constructor(idle: number, maxIdle: number) {

@@ -7,6 +7,7 @@ import stringify from 'json-stringify-safe';
 import { InvalidOptionError } from './errors.js';
 import { NEGOTIABLE_CODECS, type NamedCodec, serializeJsonCodec } from './protocol/codec.js';
 import type { Codec } from './protocol/packet.js';
+import { DEFAULT_MAX_FRAME_SIZE } from './protocol/frame-decoder.js';
 
 /** Port every process competes for when none is given (`NODE_CLUSTER_CLIENT_PORT`). */
 export const DEFAULT_PORT = 7777;
@@ -18,6 +19,12 @@ export const DEFAULT_CONNECT_TIMEOUT = 10_000;
 export const DEFAULT_RESPONSE_TIMEOUT = 3_000;
 /** How often a follower sends a heartbeat; the leader drops one silent for 3 intervals. */
 export const DEFAULT_HEARTBEAT_INTERVAL = 20_000;
+/** Largest packet accepted (header + connection object + data); a bigger one closes that connection. */
+export { DEFAULT_MAX_FRAME_SIZE };
+/** Unsent bytes a connection may queue for a peer that does not read before it is dropped. */
+export const DEFAULT_MAX_WRITE_BUFFER = 64 * 1024 * 1024;
+/** How long a packet may stay half-received (a stuck or slow sender) before its connection is closed. */
+export const DEFAULT_FRAME_TIMEOUT = 10_000;
 /** `maxListeners` of the client emitters. */
 export const DEFAULT_MAX_LISTENERS = 20;
 
@@ -71,6 +78,20 @@ export interface ClusterOptions {
    * get serialize-json. Ignored when `transcode` is set. @default true
    */
   negotiateCodec?: boolean;
+  /**
+   * Largest packet, in bytes, accepted from a peer; a bigger one (as declared in its header, so
+   * it is never buffered) closes that connection with ERR_CLUSTER_PROTOCOL. The JSON connection
+   * object is further limited to 1 MiB. @default 67108864 (64 MiB)
+   */
+  maxFrameSize?: number;
+  /**
+   * Unsent bytes one connection may queue for a peer that stops reading; past this the peer is
+   * dropped with ERR_CLUSTER_WRITE_BUFFER_FULL, so it cannot grow this process's memory.
+   * @default 67108864 (64 MiB)
+   */
+  maxWriteBuffer?: number;
+  /** A packet whose bytes stop arriving for this long (a stuck sender) closes its connection; also how long a new connection may take to register. @default 10000 */
+  frameTimeout?: number;
   /** Turns a subscription `reg` into its key. @default json-stringify-safe */
   formatKey?: (reg: unknown) => string;
   /** `setMaxListeners` for the client and its DataClient event relay. @default 20 */
@@ -96,6 +117,9 @@ export interface ResolvedOptions {
   transcode: Transcode;
   /** Codecs offered and accepted in register_channel, best first; empty when negotiation is off. */
   codecs: readonly NamedCodec[];
+  maxFrameSize: number;
+  maxWriteBuffer: number;
+  frameTimeout: number;
   formatKey: (reg: unknown) => string;
   maxListeners: number;
 }
@@ -117,7 +141,7 @@ export function defaultFormatKey(reg: unknown): string {
 const KNOWN_OPTIONS = new Set<string>([
   'name', 'port', 'singleMode', 'isLeader', 'maxWaitTime', 'connectTimeout', 'responseTimeout',
   'heartbeatInterval', 'isCheckHeartbeat', 'subscribeTimeout', 'autoGenerate', 'isBroadcast',
-  'logger', 'transcode', 'negotiateCodec', 'formatKey', 'maxListeners',
+  'logger', 'transcode', 'negotiateCodec', 'maxFrameSize', 'maxWriteBuffer', 'frameTimeout', 'formatKey', 'maxListeners',
 ]);
 
 function envInteger(variable: string, option: string, min: number, max: number): number | undefined {
@@ -209,6 +233,10 @@ export function resolveOptions(defaultName: string, input: ClusterOptions | unde
     logger,
     transcode: userTranscode ?? serializeJsonCodec,
     codecs: negotiateCodec && userTranscode === undefined ? NEGOTIABLE_CODECS : [],
+    // At least a header plus a small connection object; at most what an int32 length allows.
+    maxFrameSize: checkInteger('maxFrameSize', pick('maxFrameSize') ?? DEFAULT_MAX_FRAME_SIZE, 1024, 2 ** 31 - 1),
+    maxWriteBuffer: checkInteger('maxWriteBuffer', pick('maxWriteBuffer') ?? DEFAULT_MAX_WRITE_BUFFER, 1024, Number.MAX_SAFE_INTEGER),
+    frameTimeout: checkInteger('frameTimeout', pick('frameTimeout') ?? DEFAULT_FRAME_TIMEOUT, 1, MAX_TIMEOUT),
     formatKey: checkFunction('formatKey', pick('formatKey') ?? defaultFormatKey),
     maxListeners: checkInteger('maxListeners', pick('maxListeners') ?? DEFAULT_MAX_LISTENERS, 0, MAX_TIMEOUT),
   };

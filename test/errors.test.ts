@@ -8,7 +8,7 @@ import {
   ChannelNotFoundError, ClientClosedError, ClusterShareError, ConnectTimeoutError, DecodeError, HeartbeatTimeoutError, PortConflictError,
   InvalidArgumentError, InvalidDelegateError, InvalidOptionError, LeaderLostError, LeaderStartError,
   MethodNotFoundError, PortInUseError, ProtocolError, ResponseTimeoutError, reviveError, serializeError,
-  SubscribeTimeoutError,
+  SubscribeTimeoutError, WriteBufferFullError,
 } from '../src/errors.js';
 
 type ErrorClass = abstract new (...args: never[]) => ClusterShareError;
@@ -91,6 +91,9 @@ const TABLE: Row[] = [
     assert.match(e.message, /port 7777/);
     assert.match(e.message, /HTTP response/);
     assert.equal(e.port, 7777);
+  }),
+  row(WriteBufferFullError, 'ERR_CLUSTER_WRITE_BUFFER_FULL', 'none', () => new WriteBufferFullError(70_000_000, 67_108_864), e => {
+    assert.match(e.message, /70000000 unsent bytes exceed maxWriteBuffer 67108864/);
   }),
   row(DecodeError, 'ERR_CLUSTER_DECODE', 'options', cause => new DecodeError('unknown tag 0x7f', { cause }), e => {
     assert.match(e.message, /does not decode: unknown tag 0x7f/);

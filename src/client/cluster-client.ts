@@ -14,7 +14,7 @@
 import { debuglog } from 'node:util';
 import { Base } from 'sdk-base';
 import {
-  ClientClosedError, ConnectTimeoutError, InvalidArgumentError, PortInUseError,
+  ClientClosedError, LeaderLostError, ConnectTimeoutError, InvalidArgumentError, PortInUseError,
   ResponseTimeoutError, SubscribeTimeoutError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -170,7 +170,7 @@ export class ClusterClient extends Base implements RoleSink {
     for (let attempt = 0; ; attempt++) {
       if (this.#isClosed()) throw new ClientClosedError(o.name, 'closed while electing');
       if (o.isLeader !== false) {
-        const server = await PortServer.claim(o.port, o.logger, o.transcode);
+        const server = await PortServer.claim(o.port, o);
         if (server && !server.hasChannel(o.name)) return this.#lead(server);
         if (o.isLeader === true) throw new PortInUseError(o.name, o.port);
       }
@@ -329,6 +329,15 @@ export class ClusterClient extends Base implements RoleSink {
     if (this.#isClosed()) {
       if (callback) process.nextTick(callback, new ClientClosedError(this.#options.name, `${method} called after close`));
       return;
+    }
+    const stale = this.#role;
+    if (stale instanceof FollowerRole && stale.stale) {
+      // This process was stalled for more than 3 heartbeat intervals, so the leader has dropped
+      // its connection: elect and reconnect first, and queue this call instead of losing it on a
+      // dead socket (its close may not have been read yet).
+      const err = new LeaderLostError(method, { cause: new Error('this process sent nothing for more than 3 heartbeat intervals (stalled event loop); reconnecting') });
+      stale.abandon(err);
+      this.lost(stale, err);
     }
     const role = this.#role;
     if (role) {

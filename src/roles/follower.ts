@@ -5,8 +5,8 @@
 import net from 'node:net';
 import { debuglog } from 'node:util';
 import {
-  ChannelNotFoundError, ClientClosedError, DecodeError, LeaderLostError, PortConflictError, LeaderStartError, type ProtocolError, ResponseTimeoutError,
-  reviveError, type SerializedError,
+  ChannelNotFoundError, ClientClosedError, DecodeError, LeaderLostError, LeaderStartError, PortConflictError, ProtocolError,
+  ResponseTimeoutError, reviveError, type SerializedError, type WriteBufferFullError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet } from '../protocol/packet.js';
@@ -74,7 +74,7 @@ export class FollowerRole implements Role, ConnectionHandler {
     this.sink = sink;
     this.#publishMethod = publishMethod;
     this.#codec = options.transcode;
-    this.conn = new Connection(socket, this);
+    this.conn = new Connection(socket, this, options);
     this.conn.errors = followerErrors;
   }
 
@@ -119,6 +119,21 @@ export class FollowerRole implements Role, ConnectionHandler {
 
   get leaderPid(): number | undefined {
     return undefined;
+  }
+
+  /**
+   * True when the connection is probably dead without knowing it yet: this follower sent nothing
+   * for more than 3 heartbeat intervals (its process was stalled), so the leader has dropped it.
+   */
+  get stale(): boolean {
+    return !this.#retiring && !this.conn.closed && Date.now() - this.conn.lastWriteTime > 3 * this.options.heartbeatInterval;
+  }
+
+  /** Gives up a stale connection (see `stale`); its calls in flight fail with ERR_CLUSTER_LEADER_LOST. */
+  abandon(err: Error): void {
+    this.#retiring = true;
+    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    this.conn.destroy(err);
   }
 
   /** The codec in use with the leader: `tagged-v1` with a cluster-share leader, else the default. */
@@ -309,8 +324,8 @@ export class FollowerRole implements Role, ConnectionHandler {
     this.sink.lost(this, err);
   }
 
-  onProtocolError(err: ProtocolError): void {
-    this.#protocolError = err;
+  onProtocolError(err: ProtocolError | WriteBufferFullError): void {
+    if (err instanceof ProtocolError) this.#protocolError = err;
     this.options.logger.warn(`[cluster-share] follower "${this.options.name}": ${err.message}`);
   }
 

@@ -4,7 +4,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
-import { HeartbeatTimeoutError, type ProtocolError, serializeError } from '../errors.js';
+import { HeartbeatTimeoutError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
 import { chooseCodec } from '../protocol/codec.js';
 import { type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet } from '../protocol/packet.js';
 import type { Connection, ConnectionHandler } from '../transport/connection.js';
@@ -118,7 +118,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     this.#checkDrained();
   }
 
-  onProtocolError(err: ProtocolError, conn: Connection): void {
+  onProtocolError(err: ProtocolError | WriteBufferFullError, conn: Connection): void {
     this.host.options.logger.warn(`[cluster-share] leader "${this.host.options.name}": follower #${conn.id}: ${err.message}`);
   }
 

@@ -6,8 +6,8 @@
  */
 import type { Socket } from 'node:net';
 import { debuglog } from 'node:util';
-import type { ProtocolError } from '../errors.js';
-import { FrameDecoder, type FrameDecoderLimits, type FrameSink } from '../protocol/frame-decoder.js';
+import { ProtocolError, WriteBufferFullError } from '../errors.js';
+import { FrameDecoder, type FrameSink } from '../protocol/frame-decoder.js';
 import type { Packet } from '../protocol/packet.js';
 
 const debug = debuglog('cluster-share:connection');
@@ -21,8 +21,8 @@ export interface ConnectionHandler {
   onRequest(packet: Packet, conn: Connection): void;
   /** The connection closed; `err` says why (undefined for a clean end). */
   onClose(conn: Connection, err: Error | undefined): void;
-  /** A bad frame that was skipped or closed the connection. */
-  onProtocolError?(err: ProtocolError, conn: Connection): void;
+  /** A bad frame that was skipped or closed the connection, or a peer dropped for not reading. */
+  onProtocolError?(err: ProtocolError | WriteBufferFullError, conn: Connection): void;
 }
 
 interface Pending {
@@ -46,7 +46,21 @@ const defaultErrors: RequestErrors = {
   closed: (label, cause) => new Error(`${label}: connection closed`, { cause }),
 };
 
+/** Limits of one connection (from the options of the client that owns it). */
+export interface ConnectionLimits {
+  /** Largest packet accepted. */
+  maxFrameSize: number;
+  /** Unsent bytes queued for the peer before it is dropped. */
+  maxWriteBuffer: number;
+  /** How long a half-received packet may wait for its next bytes. */
+  frameTimeout: number;
+}
+
 let nextConnectionId = 1;
+
+function checkFrameProgress(conn: Connection): void {
+  conn.checkFrameProgress();
+}
 
 function uncork(conn: Connection): void {
   conn.flush();
@@ -62,6 +76,8 @@ export class Connection implements FrameSink {
   readonly socket: Socket;
   /** Last time a packet arrived from the peer (for the leader's heartbeat check). */
   lastActiveTime = Date.now();
+  /** Last time something was written to the peer (a follower silent too long was dropped). */
+  lastWriteTime = Date.now();
   handler: ConnectionHandler;
   /** Builds the errors pending requests fail with. */
   errors: RequestErrors = defaultErrors;
@@ -71,13 +87,26 @@ export class Connection implements FrameSink {
   #closed = false;
   #idleWaiters: Array<() => void> = [];
   #closeReason: Error | undefined;
+  readonly #limits: ConnectionLimits;
+  /** Packets received so far (progress for the frame timer). */
+  #packetsIn = 0;
+  #packetsAtArm = 0;
+  #frameTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: Socket, handler: ConnectionHandler, limits?: FrameDecoderLimits) {
+  constructor(socket: Socket, handler: ConnectionHandler, limits: ConnectionLimits) {
     this.socket = socket;
     this.handler = handler;
-    this.#decoder = new FrameDecoder(this, limits);
+    this.#limits = limits;
+    this.#decoder = new FrameDecoder(this, { maxFrameSize: limits.maxFrameSize });
     socket.setNoDelay(true);
-    socket.on('data', chunk => this.#decoder.push(chunk as Buffer));
+    socket.on('data', chunk => {
+      this.#decoder.push(chunk as Buffer);
+      // Part of a packet is waiting for its remaining bytes: they must keep coming.
+      if (this.#decoder.bufferedBytes > 0 && !this.#frameTimer && !this.#closed) {
+        this.#packetsAtArm = this.#packetsIn;
+        this.#frameTimer = setTimeout(checkFrameProgress, limits.frameTimeout, this);
+      }
+    });
     socket.on('error', err => {
       this.#closeReason ??= err;
     });
@@ -96,12 +125,38 @@ export class Connection implements FrameSink {
   /** Writes an encoded packet; writes in the same tick go out together. */
   write(buf: Buffer): boolean {
     if (this.#closed || this.socket.destroyed) return false;
+    this.lastWriteTime = Date.now();
     if (!this.#corked) {
       this.#corked = true;
       this.socket.cork();
       process.nextTick(uncork, this);
     }
-    return this.socket.write(buf);
+    const ok = this.socket.write(buf);
+    // A peer that stops reading must not grow this process's memory without bound.
+    if (!ok && this.socket.writableLength > this.#limits.maxWriteBuffer) {
+      const err = new WriteBufferFullError(this.socket.writableLength, this.#limits.maxWriteBuffer);
+      this.handler.onProtocolError?.(err, this);
+      this.destroy(err);
+      return false;
+    }
+    return ok;
+  }
+
+  /**
+   * The frame timer fired: if no packet completed since it was armed and bytes of one are still
+   * waiting, the sender is stuck; close. Otherwise look again later if a packet is still partial.
+   */
+  checkFrameProgress(): void {
+    this.#frameTimer = undefined;
+    if (this.#closed || this.#decoder.bufferedBytes === 0) return;
+    if (this.#packetsIn === this.#packetsAtArm) {
+      const err = new ProtocolError(`${this.#decoder.bufferedBytes} bytes of a packet waited ${this.#limits.frameTimeout}ms for the rest (frameTimeout); connection closed`);
+      this.handler.onProtocolError?.(err, this);
+      this.destroy(err);
+      return;
+    }
+    this.#packetsAtArm = this.#packetsIn;
+    this.#frameTimer = setTimeout(checkFrameProgress, this.#limits.frameTimeout, this);
   }
 
   /** Sends the corked writes now. */
@@ -164,6 +219,7 @@ export class Connection implements FrameSink {
   }
 
   onPacket(packet: Packet): void {
+    this.#packetsIn++;
     this.lastActiveTime = Date.now();
     if (packet.isResponse) {
       const pending = this.#take(packet.id);
@@ -187,6 +243,7 @@ export class Connection implements FrameSink {
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#frameTimer) clearTimeout(this.#frameTimer);
     this.#decoder.reset();
     const reason = this.#closeReason;
     for (const id of [...this.#pending.keys()]) {

@@ -6,10 +6,17 @@
  */
 import net from 'node:net';
 import { debuglog } from 'node:util';
-import { ChannelNotFoundError, serializeError } from '../errors.js';
+import { ChannelNotFoundError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
 import type { Logger } from '../options.js';
 import { type Codec, encodePacket, type Packet } from '../protocol/packet.js';
-import { Connection, type ConnectionHandler } from './connection.js';
+import { Connection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
+
+/** What the port's server needs from the options of the client that won the port. */
+export interface ServerSettings extends ConnectionLimits {
+  logger: Logger;
+  /** Codec of the answers the server itself sends (channel not found). */
+  transcode: Codec;
+}
 
 const debug = debuglog('cluster-share:server');
 
@@ -62,24 +69,24 @@ export class PortServer implements ConnectionHandler {
   readonly #held = new Map<string, Set<HeldRegistration>>();
   /** Connections that have not registered yet. */
   readonly #unregistered = new Set<Connection>();
+  /** Unregistered connections whose registration is held for a channel not created yet. */
+  readonly #heldConns = new Set<Connection>();
   #closed = false;
-  readonly #logger: Logger;
-  readonly #codec: Codec;
+  readonly #settings: ServerSettings;
 
-  private constructor(port: number, server: net.Server, logger: Logger, codec: Codec) {
+  private constructor(port: number, server: net.Server, settings: ServerSettings) {
     this.port = port;
     this.#server = server;
-    this.#logger = logger;
-    this.#codec = codec;
+    this.#settings = settings;
     server.on('connection', socket => this.#accept(socket));
-    server.on('error', err => this.#logger.error(`[cluster-share] server on port ${port}: ${err.message}`));
+    server.on('error', err => settings.logger.error(`[cluster-share] server on port ${port}: ${err.message}`));
   }
 
   /**
    * Competes for `port`. Returns this process's server if it already holds the port, a new
    * server if it won, or null if another process holds it. Other listen errors are thrown.
    */
-  static async claim(port: number, logger: Logger, codec: Codec): Promise<PortServer | null> {
+  static async claim(port: number, settings: ServerSettings): Promise<PortServer | null> {
     const existing = servers.get(port);
     if (existing && !existing.#closed) return existing;
     const server = await listen(port);
@@ -90,7 +97,7 @@ export class PortServer implements ConnectionHandler {
       server.close();
       return raced;
     }
-    const instance = new PortServer(port, server, logger, codec);
+    const instance = new PortServer(port, server, settings);
     servers.set(port, instance);
     debug('listening on %s:%d', LOOPBACK_HOST, port);
     return instance;
@@ -114,6 +121,7 @@ export class PortServer implements ConnectionHandler {
       for (const registration of held) {
         clearTimeout(registration.timer);
         this.#unregistered.delete(registration.conn);
+        this.#heldConns.delete(registration.conn);
         if (!registration.conn.closed) handler.onRegister(registration.conn, registration.packet);
       }
     }
@@ -144,13 +152,23 @@ export class PortServer implements ConnectionHandler {
       return;
     }
     if (!isLoopback(socket.remoteAddress)) {
-      this.#logger.warn(`[cluster-share] refused connection from non-loopback address ${socket.remoteAddress}`);
+      this.#settings.logger.warn(`[cluster-share] refused connection from non-loopback address ${socket.remoteAddress}`);
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, this);
+    const conn = new Connection(socket, this, this.#settings);
     this.#unregistered.add(conn);
     debug('accepted #%d from port %d', conn.id, socket.remotePort);
+    // A connection must register within frameTimeout (a held registration has its own timer).
+    setTimeout(() => {
+      if (!this.#unregistered.has(conn) || this.#heldConns.has(conn)) return;
+      this.#settings.logger.warn(`[cluster-share] connection #${conn.id} did not register within ${this.#settings.frameTimeout}ms (frameTimeout); closed`);
+      conn.destroy();
+    }, this.#settings.frameTimeout).unref();
+  }
+
+  onProtocolError(err: ProtocolError | WriteBufferFullError, conn: Connection): void {
+    this.#settings.logger.warn(`[cluster-share] unregistered connection #${conn.id}: ${err.message}`);
   }
 
   // ConnectionHandler for connections that have not registered yet.
@@ -163,7 +181,7 @@ export class PortServer implements ConnectionHandler {
       return;
     }
     if (connObj.type !== 'register_channel' || typeof connObj.channelName !== 'string') {
-      this.#logger.warn(`[cluster-share] connection #${conn.id} sent "${connObj.type}" before register_channel; closed`);
+      this.#settings.logger.warn(`[cluster-share] connection #${conn.id} sent "${connObj.type}" before register_channel; closed`);
       conn.destroy();
       return;
     }
@@ -179,14 +197,16 @@ export class PortServer implements ConnectionHandler {
     debug('holding registration of #%d for unknown channel %s up to %dms', conn.id, name, wait);
     let held = this.#held.get(name);
     if (!held) this.#held.set(name, (held = new Set()));
+    this.#heldConns.add(conn);
     const registration: HeldRegistration = {
       conn,
       packet,
       timer: setTimeout(() => {
         held.delete(registration);
+        this.#heldConns.delete(conn);
         if (held.size === 0 && this.#held.get(name) === held) this.#held.delete(name);
         const error = serializeError(new ChannelNotFoundError(name, wait));
-        conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'register_channel_res' }, this.#codec.encode({ success: false, error })));
+        conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'register_channel_res' }, this.#settings.transcode.encode({ success: false, error })));
         conn.end();
       }, wait),
     };
@@ -195,5 +215,15 @@ export class PortServer implements ConnectionHandler {
 
   onClose(conn: Connection): void {
     this.#unregistered.delete(conn);
+    if (!this.#heldConns.delete(conn)) return;
+    // Its held registration goes too: nothing to answer, no timer to keep.
+    for (const [name, held] of this.#held) {
+      for (const registration of held) {
+        if (registration.conn !== conn) continue;
+        clearTimeout(registration.timer);
+        held.delete(registration);
+      }
+      if (held.size === 0) this.#held.delete(name);
+    }
   }
 }
