@@ -8,6 +8,7 @@ import { InvalidOptionError } from './errors.js';
 import { NEGOTIABLE_CODECS, type NamedCodec, serializeJsonCodec } from './protocol/codec.js';
 import type { Codec } from './protocol/packet.js';
 import { DEFAULT_MAX_FRAME_SIZE } from './protocol/frame-decoder.js';
+import type { Endpoint } from './transport/endpoint.js';
 
 /** Port every process competes for when none is given (`NODE_CLUSTER_CLIENT_PORT`). */
 export const DEFAULT_PORT = 7777;
@@ -44,6 +45,12 @@ export interface ClusterOptions {
   name?: string;
   /** Loopback TCP port the processes compete for. @default `NODE_CLUSTER_CLIENT_PORT` or 7777 */
   port?: number;
+  /**
+   * A unix domain socket path to compete for instead of a TCP port: no port can be squatted,
+   * the file is mode 0600 (only this user can connect), and a file left by a killed leader is
+   * reclaimed. Cannot be combined with `port`. cluster-client 3.x cannot join. @default undefined (TCP)
+   */
+  path?: string;
   /** No sockets: one shared, reference-counted DataClient per name per process. @default `NODE_CLUSTER_CLIENT_SINGLE_MODE === '1'` */
   singleMode?: boolean;
   /** `true`: must lead (error if the port is taken). `false`: never competes, only follows. @default undefined (compete) */
@@ -102,6 +109,10 @@ export interface ClusterOptions {
 export interface ResolvedOptions {
   name: string;
   port: number;
+  /** The unix socket path, if one is used instead of the port. */
+  path: string | undefined;
+  /** Where the processes meet: `{ path }` if a path is set, else `{ port }`. */
+  endpoint: Endpoint;
   singleMode: boolean;
   isLeader: boolean | undefined;
   maxWaitTime: number;
@@ -139,7 +150,7 @@ export function defaultFormatKey(reg: unknown): string {
 }
 
 const KNOWN_OPTIONS = new Set<string>([
-  'name', 'port', 'singleMode', 'isLeader', 'maxWaitTime', 'connectTimeout', 'responseTimeout',
+  'name', 'port', 'path', 'singleMode', 'isLeader', 'maxWaitTime', 'connectTimeout', 'responseTimeout',
   'heartbeatInterval', 'isCheckHeartbeat', 'subscribeTimeout', 'autoGenerate', 'isBroadcast',
   'logger', 'transcode', 'negotiateCodec', 'maxFrameSize', 'maxWriteBuffer', 'frameTimeout', 'formatKey', 'maxListeners',
 ]);
@@ -200,7 +211,14 @@ export function resolveOptions(defaultName: string, input: ClusterOptions | unde
     const why = o.name === undefined ? 'the DataClient class has no name to default to; pass options.name' : `must be a non-empty string, got ${describe(name)}`;
     throw new InvalidOptionError('name', why);
   }
-  const port = pick('port') ?? envInteger('NODE_CLUSTER_CLIENT_PORT', 'port', 1, 65535) ?? DEFAULT_PORT;
+  const port = checkInteger('port', pick('port') ?? envInteger('NODE_CLUSTER_CLIENT_PORT', 'port', 1, 65535) ?? DEFAULT_PORT, 1, 65535);
+  const path = pick('path');
+  if (path !== undefined) {
+    if (typeof path !== 'string' || path === '') throw new InvalidOptionError('path', `must be a non-empty string, got ${describe(path)}`);
+    if (o.port !== undefined) throw new InvalidOptionError('path', 'cannot be combined with port: choose a TCP port or a unix socket path');
+    // sun_path holds 108 bytes on Linux, 104 on macOS, including the terminating NUL.
+    if (process.platform !== 'win32' && Buffer.byteLength(path) > 103) throw new InvalidOptionError('path', `must be at most 103 bytes (a unix socket path limit), got ${Buffer.byteLength(path)}`);
+  }
   const isLeader = pick('isLeader');
   if (isLeader !== undefined && isLeader !== null) checkBoolean('isLeader', isLeader);
   const subscribeTimeout = pick('subscribeTimeout');
@@ -219,7 +237,9 @@ export function resolveOptions(defaultName: string, input: ClusterOptions | unde
 
   return {
     name,
-    port: checkInteger('port', port, 1, 65535),
+    port,
+    path,
+    endpoint: path === undefined ? { port } : { path },
     singleMode: checkBoolean('singleMode', pick('singleMode') ?? process.env.NODE_CLUSTER_CLIENT_SINGLE_MODE === '1'),
     isLeader: isLeader ?? undefined,
     maxWaitTime: checkInteger('maxWaitTime', pick('maxWaitTime') ?? DEFAULT_MAX_WAIT_TIME, 0, MAX_TIMEOUT),

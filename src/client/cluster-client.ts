@@ -14,7 +14,7 @@
 import { debuglog } from 'node:util';
 import { Base } from 'sdk-base';
 import {
-  ClientClosedError, LeaderLostError, ConnectTimeoutError, InvalidArgumentError, PortInUseError,
+  ClientClosedError, ConnectTimeoutError, InvalidArgumentError, LeaderLostError, PortConflictError, PortInUseError,
   ResponseTimeoutError, SubscribeTimeoutError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -48,7 +48,7 @@ interface QueuedCall {
 }
 
 /** Socket errors that mean "no leader right now": compete again. */
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ERR_CLUSTER_LEADER_LOST', 'ECONNABORTED']);
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ERR_CLUSTER_LEADER_LOST', 'ECONNABORTED', 'ENOENT']);
 
 function isTransient(err: unknown): boolean {
   return typeof err === 'object' && err !== null && TRANSIENT_CODES.has(String((err as { code?: unknown }).code));
@@ -170,9 +170,11 @@ export class ClusterClient extends Base implements RoleSink {
     for (let attempt = 0; ; attempt++) {
       if (this.#isClosed()) throw new ClientClosedError(o.name, 'closed while electing');
       if (o.isLeader !== false) {
-        const server = await PortServer.claim(o.port, o);
+        const server = await PortServer.claim(o.endpoint, o).catch((err: NodeJS.ErrnoException) => {
+          throw err.code === 'ENOTSOCK' ? new PortConflictError(o.name, o.path ?? o.port, err.message, { cause: err }) : err;
+        });
         if (server && !server.hasChannel(o.name)) return this.#lead(server);
-        if (o.isLeader === true) throw new PortInUseError(o.name, o.port);
+        if (o.isLeader === true) throw new PortInUseError(o.name, o.path ?? o.port);
       }
       try {
         return await FollowerRole.connect(o, this, this.#names.publish, Math.max(1, deadline - Date.now()), this.#stopElecting.signal);
@@ -181,7 +183,7 @@ export class ClusterClient extends Base implements RoleSink {
         lastError = err;
         debug('%s: attempt %d: %s', o.name, attempt, (err as Error).message);
       }
-      if (Date.now() >= deadline) throw new ConnectTimeoutError(o.name, o.port, budget, { cause: lastError });
+      if (Date.now() >= deadline) throw new ConnectTimeoutError(o.name, o.path ?? o.port, budget, { cause: lastError });
       await retryDelay(attempt, this.#stopElecting.signal);
     }
   }

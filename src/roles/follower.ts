@@ -11,7 +11,7 @@ import {
 import type { ResolvedOptions } from '../options.js';
 import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet } from '../protocol/packet.js';
 import { Connection, type ConnectionHandler, type RequestErrors } from '../transport/connection.js';
-import { LOOPBACK_HOST } from '../transport/port-server.js';
+import { connectTo, describeEndpoint, type Endpoint } from '../transport/endpoint.js';
 import type { InvokeCallback } from './host.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
 
@@ -27,10 +27,10 @@ const followerErrors: RequestErrors = {
   closed: (label, cause) => new LeaderLostError(label, { cause }),
 };
 
-/** Connects to the leader's port. Rejects with the socket error (ECONNREFUSED when no one listens). */
-function connectSocket(port: number, timeout: number, signal: AbortSignal, name: string): Promise<net.Socket> {
+/** Connects to the leader's endpoint. Rejects with the socket error (ECONNREFUSED when no one listens). */
+function connectSocket(endpoint: Endpoint, timeout: number, signal: AbortSignal, name: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: LOOPBACK_HOST });
+    const socket = connectTo(endpoint);
     const fail = (err: Error): void => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
@@ -39,7 +39,7 @@ function connectSocket(port: number, timeout: number, signal: AbortSignal, name:
     };
     const onAbort = (): void => fail(new ClientClosedError(name, 'closed while connecting to the leader'));
     const timer = setTimeout(() => {
-      fail(Object.assign(new Error(`connect to ${LOOPBACK_HOST}:${port} timed out after ${timeout}ms`), { code: 'ETIMEDOUT' }));
+      fail(Object.assign(new Error(`connect to ${describeEndpoint(endpoint)} timed out after ${timeout}ms`), { code: 'ETIMEDOUT' }));
     }, timeout);
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -86,7 +86,7 @@ export class FollowerRole implements Role, ConnectionHandler {
   static async connect(
     options: ResolvedOptions, sink: RoleSink, publishMethod: string | undefined, connectTimeout: number, signal: AbortSignal,
   ): Promise<FollowerRole> {
-    const socket = await connectSocket(options.port, connectTimeout, signal, options.name);
+    const socket = await connectSocket(options.endpoint, connectTimeout, signal, options.name);
     const role = new FollowerRole(options, sink, socket, publishMethod);
     // Closed while waiting for the registration answer: give up the connection at once.
     const onAbort = (): void => role.conn.destroy(new ClientClosedError(options.name, 'closed while registering with the leader'));
@@ -158,7 +158,7 @@ export class FollowerRole implements Role, ConnectionHandler {
    * is a foreign program too. Either fails with ERR_CLUSTER_PORT_CONFLICT by `probeDeadline`.
    */
   #register(probeDeadline: number): Promise<void> {
-    const { name, maxWaitTime, codecs, port } = this.options;
+    const { name, maxWaitTime, codecs, port, path } = this.options;
     const id = nextRequestId();
     // The leader answers only once its DataClient is ready: wait up to maxWaitTime for that.
     // Its server holds a registration for an unknown channel for the `timeout` we send, so we
@@ -177,7 +177,7 @@ export class FollowerRole implements Role, ConnectionHandler {
         else resolve();
       };
       const conflict = (why: string, cause?: Error): void => {
-        const err = new PortConflictError(name, port, why, { cause });
+        const err = new PortConflictError(name, path ?? port, why, { cause });
         settle(err);
         this.conn.destroy(err);
       };

@@ -4,12 +4,13 @@
  * `register_channel`; the server hands the connection to that channel's handler, or holds it
  * until the channel is created (bounded by the timeout the follower sent), then answers an error.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { debuglog } from 'node:util';
 import { ChannelNotFoundError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
 import type { Logger } from '../options.js';
 import { type Codec, encodePacket, type Packet } from '../protocol/packet.js';
 import { Connection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
+import { describeEndpoint, type Endpoint, endpointKey, listenOn } from './endpoint.js';
 
 /** What the port's server needs from the options of the client that won the port. */
 export interface ServerSettings extends ConnectionLimits {
@@ -20,8 +21,6 @@ export interface ServerSettings extends ConnectionLimits {
 
 const debug = debuglog('cluster-share:server');
 
-/** Loopback only: the port is bound to 127.0.0.1 and any other peer is refused. */
-export const LOOPBACK_HOST = '127.0.0.1';
 /** Longest time an unknown channel's registration is held waiting for the channel. */
 export const MAX_CHANNEL_WAIT = 60_000;
 
@@ -37,33 +36,15 @@ interface HeldRegistration {
   timer: NodeJS.Timeout;
 }
 
-const servers = new Map<number, PortServer>();
+const servers = new Map<string, PortServer>();
 
 function isLoopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::ffff:127.0.0.1' || address === '::1';
 }
 
-/** Tries to listen on 127.0.0.1:port exclusively. Resolves null if the port is taken. */
-function listen(port: number): Promise<net.Server | null> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    const onError = (err: NodeJS.ErrnoException): void => {
-      server.removeListener('listening', onListening);
-      if (err.code === 'EADDRINUSE') resolve(null);
-      else reject(err);
-    };
-    const onListening = (): void => {
-      server.removeListener('error', onError);
-      resolve(server);
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen({ port, host: LOOPBACK_HOST, exclusive: true });
-  });
-}
-
 export class PortServer implements ConnectionHandler {
-  readonly port: number;
+  readonly endpoint: Endpoint;
+  readonly #key: string;
   readonly #server: net.Server;
   readonly #channels = new Map<string, ChannelHandler>();
   readonly #held = new Map<string, Set<HeldRegistration>>();
@@ -74,32 +55,34 @@ export class PortServer implements ConnectionHandler {
   #closed = false;
   readonly #settings: ServerSettings;
 
-  private constructor(port: number, server: net.Server, settings: ServerSettings) {
-    this.port = port;
+  private constructor(endpoint: Endpoint, server: net.Server, settings: ServerSettings) {
+    this.endpoint = endpoint;
+    this.#key = endpointKey(endpoint);
     this.#server = server;
     this.#settings = settings;
     server.on('connection', socket => this.#accept(socket));
-    server.on('error', err => settings.logger.error(`[cluster-share] server on port ${port}: ${err.message}`));
+    server.on('error', err => settings.logger.error(`[cluster-share] server on ${describeEndpoint(endpoint)}: ${err.message}`));
   }
 
   /**
-   * Competes for `port`. Returns this process's server if it already holds the port, a new
+   * Competes for the endpoint. Returns this process's server if it already holds it, a new
    * server if it won, or null if another process holds it. Other listen errors are thrown.
    */
-  static async claim(port: number, settings: ServerSettings): Promise<PortServer | null> {
-    const existing = servers.get(port);
+  static async claim(endpoint: Endpoint, settings: ServerSettings): Promise<PortServer | null> {
+    const key = endpointKey(endpoint);
+    const existing = servers.get(key);
     if (existing && !existing.#closed) return existing;
-    const server = await listen(port);
+    const server = await listenOn(endpoint);
     if (!server) return null;
-    // Another client of this process may have won the same port while we awaited.
-    const raced = servers.get(port);
+    // Another client of this process may have won the same endpoint while we awaited.
+    const raced = servers.get(key);
     if (raced && !raced.#closed) {
       server.close();
       return raced;
     }
-    const instance = new PortServer(port, server, settings);
-    servers.set(port, instance);
-    debug('listening on %s:%d', LOOPBACK_HOST, port);
+    const instance = new PortServer(endpoint, server, settings);
+    servers.set(key, instance);
+    debug('listening on %s', describeEndpoint(endpoint));
     return instance;
   }
 
@@ -137,13 +120,13 @@ export class PortServer implements ConnectionHandler {
     this.#channels.delete(name);
     if (this.#channels.size > 0 || this.#closed) return;
     this.#closed = true;
-    if (servers.get(this.port) === this) servers.delete(this.port);
+    if (servers.get(this.#key) === this) servers.delete(this.#key);
     for (const conn of this.#unregistered) conn.destroy();
     this.#unregistered.clear();
     for (const held of this.#held.values()) for (const registration of held) clearTimeout(registration.timer);
     this.#held.clear();
     await new Promise<void>(resolve => this.#server.close(() => resolve()));
-    debug('released port %d', this.port);
+    debug('released %s', describeEndpoint(this.endpoint));
   }
 
   #accept(socket: net.Socket): void {
@@ -151,14 +134,15 @@ export class PortServer implements ConnectionHandler {
       socket.destroy();
       return;
     }
-    if (!isLoopback(socket.remoteAddress)) {
+    // TCP only: a unix socket's peers are local by nature (and its file is mode 0600).
+    if (this.endpoint.path === undefined && !isLoopback(socket.remoteAddress)) {
       this.#settings.logger.warn(`[cluster-share] refused connection from non-loopback address ${socket.remoteAddress}`);
       socket.destroy();
       return;
     }
     const conn = new Connection(socket, this, this.#settings);
     this.#unregistered.add(conn);
-    debug('accepted #%d from port %d', conn.id, socket.remotePort);
+    debug('accepted #%d (peer port %s)', conn.id, socket.remotePort ?? 'unix');
     // A connection must register within frameTimeout (a held registration has its own timer).
     setTimeout(() => {
       if (!this.#unregistered.has(conn) || this.#heldConns.has(conn)) return;

@@ -1,0 +1,133 @@
+/**
+ * Where the processes meet: a loopback TCP port (the default, as 3.x) or a unix domain socket
+ * path (no port to squat; only the owner may connect). Listening on it is the election.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import { debuglog } from 'node:util';
+
+const debug = debuglog('cluster-share:server');
+
+/** Loopback only: the port is bound to 127.0.0.1 and any other peer is refused. */
+export const LOOPBACK_HOST = '127.0.0.1';
+
+/** A loopback TCP port or a unix domain socket path. */
+export type Endpoint = { readonly port: number; readonly path?: undefined } | { readonly path: string; readonly port?: undefined };
+
+/** A reclaim lock older than this was left by a process that died while reclaiming: it is broken. */
+const STALE_LOCK_MS = 10_000;
+/** How long a liveness probe of an existing socket file may take; no answer counts as alive. */
+const PROBE_TIMEOUT = 1_000;
+
+/** "port 7777" or "socket /run/app.sock", for messages. */
+export function describeEndpoint(endpoint: Endpoint): string {
+  return endpoint.path === undefined ? `port ${endpoint.port}` : `socket ${endpoint.path}`;
+}
+
+/** Key of this process's server registry. */
+export function endpointKey(endpoint: Endpoint): string {
+  return endpoint.path === undefined ? `tcp:${endpoint.port}` : `unix:${endpoint.path}`;
+}
+
+/** Starts a connection to the endpoint (the caller waits for 'connect' or 'error'). */
+export function connectTo(endpoint: Endpoint): net.Socket {
+  return endpoint.path === undefined ? net.connect({ port: endpoint.port, host: LOOPBACK_HOST }) : net.connect({ path: endpoint.path });
+}
+
+/** Listens once. Resolves null if the address is taken (EADDRINUSE); other errors reject. */
+function tryListen(options: net.ListenOptions): Promise<net.Server | null> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    const onError = (err: NodeJS.ErrnoException): void => {
+      server.removeListener('listening', onListening);
+      if (err.code === 'EADDRINUSE') resolve(null);
+      else reject(err);
+    };
+    const onListening = (): void => {
+      server.removeListener('error', onError);
+      resolve(server);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(options);
+  });
+}
+
+/** Whether a process is listening on the socket file: connect and see. */
+function isLive(path: string): Promise<boolean> {
+  return new Promise(resolve => {
+    const socket = net.connect({ path });
+    const done = (live: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(live);
+    };
+    const timer = setTimeout(done, PROBE_TIMEOUT, true);
+    socket.once('connect', () => done(true));
+    // Refused or gone: stale. Anything else (e.g. EACCES: another user's socket) is not ours to take.
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code !== 'ECONNREFUSED' && err.code !== 'ENOENT'));
+  });
+}
+
+/** Takes the reclaim lock (an atomic mkdir), breaking one left by a dead reclaimer. */
+function acquireLock(lock: string): boolean {
+  try {
+    fs.mkdirSync(lock, { mode: 0o700 });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    try {
+      if (Date.now() - fs.statSync(lock).mtimeMs > STALE_LOCK_MS) fs.rmdirSync(lock);
+    } catch {
+      // Released or broken by someone else meanwhile.
+    }
+    return false;
+  }
+}
+
+async function listenUnix(path: string): Promise<net.Server | null> {
+  const server = await tryListen({ path });
+  if (server) return ownerOnly(server, path);
+  // Never replace something that is not a socket (a mistyped path to a real file).
+  let isSocket = true;
+  try {
+    isSocket = fs.lstatSync(path).isSocket();
+  } catch {
+    // Gone meanwhile: compete again.
+  }
+  if (!isSocket) throw Object.assign(new Error(`${path} exists and is not a socket; refusing to replace it`), { code: 'ENOTSOCK' });
+  // A socket file is there: a live leader, or left by a killed one.
+  if (await isLive(path)) return null;
+  // Stale: reclaim it under a lock, so two processes never both unlink and bind (two leaders).
+  // Without the lock this round is lost; the caller competes again shortly.
+  const lock = `${path}.lock`;
+  if (!acquireLock(lock)) return null;
+  try {
+    if (await isLive(path)) return null;
+    debug('reclaiming stale socket %s', path);
+    try {
+      fs.unlinkSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const reclaimed = await tryListen({ path });
+    return reclaimed ? ownerOnly(reclaimed, path) : null;
+  } finally {
+    fs.rmdirSync(lock);
+  }
+}
+
+/** Mode 0600: only this user may connect (connecting needs write permission on the file). */
+function ownerOnly(server: net.Server, path: string): net.Server {
+  if (process.platform !== 'win32') fs.chmodSync(path, 0o600);
+  return server;
+}
+
+/**
+ * Competes for the endpoint: resolves this process's new listening server if it won, or null
+ * if another process holds it. Other listen errors (EACCES, a missing directory) reject.
+ */
+export function listenOn(endpoint: Endpoint): Promise<net.Server | null> {
+  if (endpoint.path !== undefined) return listenUnix(endpoint.path);
+  return tryListen({ port: endpoint.port, host: LOOPBACK_HOST, exclusive: true });
+}
