@@ -175,6 +175,16 @@ export class WriteBufferFullError extends ClusterShareError {
   }
 }
 
+/**
+ * The shared secret (`secret` option) did not match: a leader refused a follower that does not
+ * prove it, or a follower refused a leader that does not (or that has no secret at all).
+ */
+export class AuthError extends ClusterShareError {
+  constructor(message: string) {
+    super(`[cluster-share] authentication failed: ${message}`, 'ERR_CLUSTER_AUTH_FAILED');
+  }
+}
+
 /** The leader dropped a follower that sent nothing for 3 heartbeat intervals. */
 export class HeartbeatTimeoutError extends ClusterShareError {
   constructor(idle: number, maxIdle: number) {

@@ -99,6 +99,13 @@ export interface ClusterOptions {
   maxWriteBuffer?: number;
   /** A packet whose bytes stop arriving for this long (a stuck sender) closes its connection; also how long a new connection may take to register. @default 10000 */
   frameTimeout?: number;
+  /**
+   * A shared secret every process of the group must have: followers and leader prove it to each
+   * other in register_channel (HMAC-SHA256 over random nonces; the secret never crosses the
+   * wire). A peer without it is refused with ERR_CLUSTER_AUTH_FAILED, so cluster-client 3.x
+   * processes cannot join while it is set. @default `NODE_CLUSTER_CLIENT_SECRET` or undefined (off)
+   */
+  secret?: string;
   /** Turns a subscription `reg` into its key. @default json-stringify-safe */
   formatKey?: (reg: unknown) => string;
   /** `setMaxListeners` for the client and its DataClient event relay. @default 20 */
@@ -131,6 +138,7 @@ export interface ResolvedOptions {
   maxFrameSize: number;
   maxWriteBuffer: number;
   frameTimeout: number;
+  secret: string | undefined;
   formatKey: (reg: unknown) => string;
   maxListeners: number;
 }
@@ -152,7 +160,7 @@ export function defaultFormatKey(reg: unknown): string {
 const KNOWN_OPTIONS = new Set<string>([
   'name', 'port', 'path', 'singleMode', 'isLeader', 'maxWaitTime', 'connectTimeout', 'responseTimeout',
   'heartbeatInterval', 'isCheckHeartbeat', 'subscribeTimeout', 'autoGenerate', 'isBroadcast',
-  'logger', 'transcode', 'negotiateCodec', 'maxFrameSize', 'maxWriteBuffer', 'frameTimeout', 'formatKey', 'maxListeners',
+  'logger', 'transcode', 'negotiateCodec', 'maxFrameSize', 'maxWriteBuffer', 'frameTimeout', 'secret', 'formatKey', 'maxListeners',
 ]);
 
 function envInteger(variable: string, option: string, min: number, max: number): number | undefined {
@@ -233,6 +241,10 @@ export function resolveOptions(defaultName: string, input: ClusterOptions | unde
   if (userTranscode !== undefined && (!userTranscode || typeof userTranscode.encode !== 'function' || typeof userTranscode.decode !== 'function')) {
     throw new InvalidOptionError('transcode', 'must be an object with encode(value) and decode(buffer) functions');
   }
+  const secret = pick('secret') ?? (process.env.NODE_CLUSTER_CLIENT_SECRET || undefined);
+  if (secret !== undefined && (typeof secret !== 'string' || secret === '')) {
+    throw new InvalidOptionError('secret', `must be a non-empty string, got ${describe(secret)}`);
+  }
   const negotiateCodec = checkBoolean('negotiateCodec', pick('negotiateCodec') ?? true);
 
   return {
@@ -257,6 +269,7 @@ export function resolveOptions(defaultName: string, input: ClusterOptions | unde
     maxFrameSize: checkInteger('maxFrameSize', pick('maxFrameSize') ?? DEFAULT_MAX_FRAME_SIZE, 1024, 2 ** 31 - 1),
     maxWriteBuffer: checkInteger('maxWriteBuffer', pick('maxWriteBuffer') ?? DEFAULT_MAX_WRITE_BUFFER, 1024, Number.MAX_SAFE_INTEGER),
     frameTimeout: checkInteger('frameTimeout', pick('frameTimeout') ?? DEFAULT_FRAME_TIMEOUT, 1, MAX_TIMEOUT),
+    secret,
     formatKey: checkFunction('formatKey', pick('formatKey') ?? defaultFormatKey),
     maxListeners: checkInteger('maxListeners', pick('maxListeners') ?? DEFAULT_MAX_LISTENERS, 0, MAX_TIMEOUT),
   };

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as errors from '../src/errors.js';
 import {
-  ChannelNotFoundError, ClientClosedError, ClusterShareError, ConnectTimeoutError, DecodeError, HeartbeatTimeoutError, PortConflictError,
+  AuthError, ChannelNotFoundError, ClientClosedError, ClusterShareError, ConnectTimeoutError, DecodeError, HeartbeatTimeoutError, PortConflictError,
   InvalidArgumentError, InvalidDelegateError, InvalidOptionError, LeaderLostError, LeaderStartError,
   MethodNotFoundError, PortInUseError, ProtocolError, ResponseTimeoutError, reviveError, serializeError,
   SubscribeTimeoutError, WriteBufferFullError,
@@ -94,6 +94,9 @@ const TABLE: Row[] = [
   }),
   row(WriteBufferFullError, 'ERR_CLUSTER_WRITE_BUFFER_FULL', 'none', () => new WriteBufferFullError(70_000_000, 67_108_864), e => {
     assert.match(e.message, /70000000 unsent bytes exceed maxWriteBuffer 67108864/);
+  }),
+  row(AuthError, 'ERR_CLUSTER_AUTH_FAILED', 'none', () => new AuthError('the follower did not prove the shared secret'), e => {
+    assert.match(e.message, /authentication failed: the follower did not prove/);
   }),
   row(DecodeError, 'ERR_CLUSTER_DECODE', 'options', cause => new DecodeError('unknown tag 0x7f', { cause }), e => {
     assert.match(e.message, /does not decode: unknown tag 0x7f/);

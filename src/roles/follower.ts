@@ -5,10 +5,11 @@
 import net from 'node:net';
 import { debuglog } from 'node:util';
 import {
-  ChannelNotFoundError, ClientClosedError, DecodeError, LeaderLostError, LeaderStartError, PortConflictError, ProtocolError,
+  AuthError, ChannelNotFoundError, ClientClosedError, DecodeError, LeaderLostError, LeaderStartError, PortConflictError, ProtocolError,
   ResponseTimeoutError, reviveError, type SerializedError, type WriteBufferFullError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
+import { AUTH_CHALLENGE, newNonce, proof, proofMatches, readNonce } from '../protocol/auth.js';
 import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet } from '../protocol/packet.js';
 import { Connection, type ConnectionHandler, type RequestErrors } from '../transport/connection.js';
 import { connectTo, describeEndpoint, type Endpoint } from '../transport/endpoint.js';
@@ -158,15 +159,14 @@ export class FollowerRole implements Role, ConnectionHandler {
    * is a foreign program too. Either fails with ERR_CLUSTER_PORT_CONFLICT by `probeDeadline`.
    */
   #register(probeDeadline: number): Promise<void> {
-    const { name, maxWaitTime, codecs, port, path } = this.options;
-    const id = nextRequestId();
+    const { name, maxWaitTime, codecs, port, path, secret } = this.options;
     // The leader answers only once its DataClient is ready: wait up to maxWaitTime for that.
     // Its server holds a registration for an unknown channel for the `timeout` we send, so we
     // wait a little longer than that to receive its ERR_CLUSTER_CHANNEL_NOT_FOUND answer.
     const wait = Math.max(maxWaitTime, this.options.responseTimeout);
-    // `codecs` is our extension (a 3.x leader ignores it): the codecs we speak, best first. Sent
-    // even when empty, so a cluster-share leader knows this follower understands leader_closing.
-    const buf = encodePacket(id, false, wait, { type: 'register_channel', channelName: name, codecs: codecs.map(c => c.name) });
+    // With a secret: our nonce, and the leader's once it has proved itself (see protocol/auth.ts).
+    const nonce = secret === undefined ? undefined : newNonce();
+    let leaderProved = false;
     return new Promise((resolve, reject) => {
       let settled = false;
       const settle = (err: Error | undefined): void => {
@@ -176,11 +176,11 @@ export class FollowerRole implements Role, ConnectionHandler {
         if (err) reject(err);
         else resolve();
       };
-      const conflict = (why: string, cause?: Error): void => {
-        const err = new PortConflictError(name, path ?? port, why, { cause });
+      const refuse = (err: Error): void => {
         settle(err);
         this.conn.destroy(err);
       };
+      const conflict = (why: string, cause?: Error): void => refuse(new PortConflictError(name, path ?? port, why, { cause }));
       // Not sent at once: a 3.x leader drops a packet that arrives together with register_channel.
       const probeTimer = setTimeout(() => {
         const probeId = nextRequestId();
@@ -192,7 +192,16 @@ export class FollowerRole implements Role, ConnectionHandler {
           }
         });
       }, REGISTER_PROBE_DELAY);
-      this.conn.request(id, buf, wait + REGISTER_ANSWER_MARGIN, `register_channel "${name}"`, (err, packet) => {
+
+      const send = (auth: { nonce: string; proof?: string } | undefined): void => {
+        const id = nextRequestId();
+        // `codecs` is our extension (a 3.x leader ignores it): the codecs we speak, best first. Sent
+        // even when empty, so a cluster-share leader knows this follower understands leader_closing.
+        const connObj = { type: 'register_channel', channelName: name, codecs: codecs.map(c => c.name), ...(auth ? { auth } : {}) };
+        this.conn.request(id, encodePacket(id, false, wait, connObj), wait + REGISTER_ANSWER_MARGIN, `register_channel "${name}"`, onAnswer);
+      };
+
+      const onAnswer = (err: Error | null, packet?: Packet): void => {
         if (err) {
           if (this.#protocolError) return conflict(`it sent bytes that are not packets: ${this.#protocolError.message}`, this.#protocolError);
           return settle(err);
@@ -203,17 +212,34 @@ export class FollowerRole implements Role, ConnectionHandler {
         } catch (decodeErr) {
           return settle(decodeErr as Error);
         }
+        const { connObj } = packet!;
         if (body?.success) {
-          const chosen = packet!.connObj.codec;
+          if (secret !== undefined && !leaderProved) {
+            return refuse(new AuthError(`the leader of "${name}" does not use the shared secret; set the same options.secret (or NODE_CLUSTER_CLIENT_SECRET) in every process`));
+          }
+          const chosen = connObj.codec;
           this.#codec = codecs.find(c => c.name === chosen) ?? this.options.transcode;
           debug('%s: registered, codec %s', name, chosen ?? 'default');
           this.#registered = true;
           return settle(undefined);
         }
         const error = body?.error ?? { message: 'register_channel refused without a reason' };
+        if (error.code === AUTH_CHALLENGE && secret !== undefined && nonce !== undefined && !leaderProved) {
+          const challenge = readNonce(connObj.challenge);
+          if (!challenge || !proofMatches(connObj.proof, proof(secret, 'leader', name, nonce, challenge))) {
+            return refuse(new AuthError(`the leader of "${name}" did not prove the shared secret (a different secret, or not a cluster-share leader)`));
+          }
+          leaderProved = true;
+          return send({ nonce, proof: proof(secret, 'follower', name, challenge, nonce) });
+        }
+        if (error.code === 'ERR_CLUSTER_AUTH_FAILED' || error.code === AUTH_CHALLENGE) {
+          return refuse(new AuthError(`the leader of "${name}" refused this follower: ${error.message ?? 'no reason'}`));
+        }
         if (error.code === 'ERR_CLUSTER_CHANNEL_NOT_FOUND') return settle(new ChannelNotFoundError(name, wait));
         settle(new LeaderStartError(name, error));
-      });
+      };
+
+      send(nonce === undefined ? undefined : { nonce });
     });
   }
 

@@ -6,9 +6,10 @@
  */
 import type net from 'node:net';
 import { debuglog } from 'node:util';
-import { ChannelNotFoundError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
+import { AuthError, ChannelNotFoundError, type ProtocolError, type SerializedError, serializeError, type WriteBufferFullError } from '../errors.js';
+import { AUTH_CHALLENGE, newNonce, proof, proofMatches, readNonce } from '../protocol/auth.js';
 import type { Logger } from '../options.js';
-import { type Codec, encodePacket, type Packet } from '../protocol/packet.js';
+import { type Codec, type ConnObj, encodePacket, type Packet } from '../protocol/packet.js';
 import { Connection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
 import { describeEndpoint, type Endpoint, endpointKey, listenOn } from './endpoint.js';
 
@@ -17,6 +18,8 @@ export interface ServerSettings extends ConnectionLimits {
   logger: Logger;
   /** Codec of the answers the server itself sends (channel not found). */
   transcode: Codec;
+  /** The shared secret followers must prove, if any. */
+  secret: string | undefined;
 }
 
 const debug = debuglog('cluster-share:server');
@@ -52,6 +55,8 @@ export class PortServer implements ConnectionHandler {
   readonly #unregistered = new Set<Connection>();
   /** Unregistered connections whose registration is held for a channel not created yet. */
   readonly #heldConns = new Set<Connection>();
+  /** With a secret: the challenge sent to each connection still proving it. */
+  readonly #challenges = new Map<Connection, { nonce: string; theirNonce: string }>();
   #closed = false;
   readonly #settings: ServerSettings;
 
@@ -170,6 +175,7 @@ export class PortServer implements ConnectionHandler {
       return;
     }
     const name = connObj.channelName;
+    if (this.#settings.secret !== undefined && !this.#authenticate(conn, packet, name)) return;
     const channel = this.#channels.get(name);
     if (channel) {
       this.#unregistered.delete(conn);
@@ -197,7 +203,46 @@ export class PortServer implements ConnectionHandler {
     held.add(registration);
   }
 
+  /**
+   * The shared secret (protocol/auth.ts): challenges a registration without proof, checks one
+   * with proof. Returns true once the follower proved it; otherwise it answered (challenge or
+   * refusal) and the registration stops here.
+   */
+  #authenticate(conn: Connection, packet: Packet, channel: string): boolean {
+    const secret = this.#settings.secret!;
+    const auth = packet.connObj.auth as { nonce?: unknown; proof?: unknown } | undefined;
+    const theirNonce = readNonce(auth?.nonce);
+    const answer = (connObj: ConnObj, error: SerializedError): void => {
+      conn.write(encodePacket(packet.id, true, packet.timeout, connObj, this.#settings.transcode.encode({ success: false, error })));
+    };
+    const refuse = (why: string): false => {
+      const err = new AuthError(why);
+      this.#settings.logger.warn(`[cluster-share] connection #${conn.id} registering "${channel}": ${err.message}; closed`);
+      this.#challenges.delete(conn);
+      answer({ type: 'register_channel_res' }, serializeError(err));
+      conn.end();
+      return false;
+    };
+    if (!theirNonce) return refuse('this leader requires the shared secret (options.secret or NODE_CLUSTER_CLIENT_SECRET); cluster-client 3.x processes cannot join while it is set');
+    const challenge = this.#challenges.get(conn);
+    if (auth?.proof === undefined || !challenge) {
+      const nonce = newNonce();
+      this.#challenges.set(conn, { nonce, theirNonce });
+      answer(
+        { type: 'register_channel_res', challenge: nonce, proof: proof(secret, 'leader', channel, theirNonce, nonce) },
+        { name: 'AuthChallenge', message: 'prove the shared secret', code: AUTH_CHALLENGE },
+      );
+      return false;
+    }
+    this.#challenges.delete(conn);
+    if (theirNonce !== challenge.theirNonce || !proofMatches(auth.proof, proof(secret, 'follower', channel, challenge.nonce, theirNonce))) {
+      return refuse('the follower did not prove the shared secret');
+    }
+    return true;
+  }
+
   onClose(conn: Connection): void {
+    this.#challenges.delete(conn);
     this.#unregistered.delete(conn);
     if (!this.#heldConns.delete(conn)) return;
     // Its held registration goes too: nothing to answer, no timer to keep.
