@@ -283,7 +283,9 @@ for (const d of DIRECTIONS) {
     });
 
     test('heartbeats keep idle connections alive; a follower that does not send them is dropped', { timeout: 60_000 }, async () => {
-      const heartbeatInterval = 200;
+      // Short enough to see many intervals pass, long enough that a follower on a loaded 2-core
+      // machine is not dropped for a late heartbeat (the leader drops after 3 silent intervals).
+      const heartbeatInterval = 400;
       // A 3.x leader waits this long for the acknowledgement of each subscription value it
       // pushes, then reports an error: shorter than the idle time below, so a missing
       // acknowledgement shows up in the leader's errors.
