@@ -1,0 +1,155 @@
+// The DataClients of the benchmarks: the same classes for cluster-share, cluster-client 3.7.0,
+// the bare socket floor and (ConfigClient) a process that uses its own upstream connection.
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+
+/**
+ * BenchClient: `async echo(v)` returns its argument; `hit()` (delegated as invokeOneway) counts
+ * calls; `subscribe(reg, listener)` keeps the listener, and the benchmark harness of the leader's
+ * process pushes values to it with `BenchClient.instance.push(key, value)`.
+ */
+export class BenchClient extends EventEmitter {
+  /** The instance constructed in this process (only the leader constructs one). */
+  static instance = null;
+
+  constructor(options = {}) {
+    super();
+    this.options = options;
+    this.hits = 0;
+    this.subscribers = new Map(); // key → [listener]
+    BenchClient.instance = this;
+  }
+
+  // cluster-share and cluster-client 3.x wait for ready(callback) when the class has one.
+  ready(callback) {
+    setImmediate(callback);
+  }
+
+  async echo(value) {
+    return value;
+  }
+
+  hit() {
+    this.hits++;
+  }
+
+  subscribe(reg, listener) {
+    let list = this.subscribers.get(reg.key);
+    if (!list) this.subscribers.set(reg.key, (list = []));
+    list.push(listener);
+  }
+
+  unSubscribe(reg, listener) {
+    const list = this.subscribers.get(reg.key) ?? [];
+    this.subscribers.set(reg.key, listener ? list.filter(l => l !== listener) : []);
+  }
+
+  /** Harness only (not delegated): delivers `value` to the subscribers of `key`. */
+  push(key, value) {
+    const list = this.subscribers.get(key);
+    if (!list) return 0;
+    for (const listener of list) listener(value);
+    return list.length;
+  }
+
+  async close() {}
+}
+
+/**
+ * ConfigClient: a client of the config server fixture (lib/config-server.mjs). It opens ONE TCP
+ * connection in its constructor and is ready when connected.
+ */
+export class ConfigClient extends EventEmitter {
+  #socket;
+  #buffer = '';
+  #nextId = 1;
+  #pending = new Map(); // id → { resolve, reject }
+  #listeners = new Map(); // key → [listener]
+  #readyWaiters = [];
+  #readyState = null; // null: starting; true; or an Error
+
+  constructor(options) {
+    super();
+    this.options = options;
+    this.#socket = net.connect({ host: '127.0.0.1', port: options.port });
+    this.#socket.setNoDelay(true);
+    this.#socket.setEncoding('utf8');
+    this.#socket.once('connect', () => this.#settle(true));
+    this.#socket.on('error', err => {
+      if (this.#readyState === null) this.#settle(err);
+    });
+    this.#socket.on('data', chunk => this.#onData(chunk));
+    this.#socket.on('close', () => {
+      for (const { reject } of this.#pending.values()) reject(new Error('config server connection closed'));
+      this.#pending.clear();
+    });
+  }
+
+  ready(callback) {
+    if (this.#readyState === null) this.#readyWaiters.push(callback);
+    else setImmediate(callback, this.#readyState === true ? undefined : this.#readyState);
+  }
+
+  #settle(state) {
+    this.#readyState = state;
+    for (const callback of this.#readyWaiters.splice(0)) callback(state === true ? undefined : state);
+  }
+
+  /** One `subscribe` request goes upstream per key; the server answers with the current value. */
+  subscribe(reg, listener) {
+    let list = this.#listeners.get(reg.key);
+    if (!list) {
+      this.#listeners.set(reg.key, (list = []));
+      this.#send({ op: 'subscribe', key: reg.key });
+    }
+    list.push(listener);
+  }
+
+  unSubscribe(reg, listener) {
+    const list = this.#listeners.get(reg.key) ?? [];
+    this.#listeners.set(reg.key, listener ? list.filter(l => l !== listener) : []);
+  }
+
+  async getConfig(key) {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#send({ op: 'get', key, id });
+    });
+  }
+
+  async close() {
+    this.#socket.end();
+  }
+
+  #send(message) {
+    this.#socket.write(JSON.stringify(message) + '\n');
+  }
+
+  #onData(chunk) {
+    this.#buffer += chunk;
+    let end;
+    while ((end = this.#buffer.indexOf('\n')) >= 0) {
+      const line = this.#buffer.slice(0, end);
+      this.#buffer = this.#buffer.slice(end + 1);
+      if (line !== '') this.#onMessage(JSON.parse(line));
+    }
+  }
+
+  #onMessage(msg) {
+    if (msg.op === 'change') {
+      for (const listener of this.#listeners.get(msg.key) ?? []) listener(msg.value);
+      return;
+    }
+    const pending = this.#pending.get(msg.id);
+    if (!pending) return;
+    this.#pending.delete(msg.id);
+    pending.resolve(msg.value);
+  }
+}
+
+/** A string of exactly `length` ASCII characters (not one repeated character), as in codec.mjs. */
+export function text(length) {
+  const words = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ';
+  return words.repeat(Math.ceil(length / words.length)).slice(0, length);
+}
