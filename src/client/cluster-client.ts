@@ -14,7 +14,7 @@
 import { debuglog } from 'node:util';
 import { Base } from 'sdk-base';
 import {
-  ClientClosedError, ConnectTimeoutError, InvalidArgumentError, LeaderLostError, PortConflictError, PortInUseError,
+  ClientClosedError, ConnectTimeoutError, InvalidArgumentError, PortConflictError, PortInUseError,
   ResponseTimeoutError, SubscribeTimeoutError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -332,15 +332,10 @@ export class ClusterClient extends Base implements RoleSink {
       if (callback) process.nextTick(callback, new ClientClosedError(this.#options.name, `${method} called after close`));
       return;
     }
-    const stale = this.#role;
-    if (stale instanceof FollowerRole && stale.stale) {
-      // This process was stalled for more than 3 heartbeat intervals, so the leader has dropped
-      // its connection: elect and reconnect first, and queue this call instead of losing it on a
-      // dead socket (its close may not have been read yet).
-      const err = new LeaderLostError(method, { cause: new Error('this process sent nothing for more than 3 heartbeat intervals (stalled event loop); reconnecting') });
-      stale.abandon(err);
-      this.lost(stale, err);
-    }
+    // A follower whose process was stalled has been dropped by the leader: reconnect first, and
+    // queue this call for the new leader instead of losing it on the dead socket.
+    const current = this.#role;
+    if (current instanceof FollowerRole) current.dropIfStale();
     const role = this.#role;
     if (role) {
       this.#send(role, method, args, callback);

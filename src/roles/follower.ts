@@ -130,11 +130,19 @@ export class FollowerRole implements Role, ConnectionHandler {
     return !this.#retiring && !this.conn.closed && Date.now() - this.conn.lastWriteTime > 3 * this.options.heartbeatInterval;
   }
 
-  /** Gives up a stale connection (see `stale`); its calls in flight fail with ERR_CLUSTER_LEADER_LOST. */
-  abandon(err: Error): void {
+  /**
+   * If the connection is stale (see `stale`), gives it up and reports the leader lost, so the
+   * client elects and reconnects before anything else is written to the dead socket. Calls in
+   * flight on it fail with ERR_CLUSTER_LEADER_LOST. Returns whether it did.
+   */
+  dropIfStale(): boolean {
+    if (!this.stale) return false;
+    const why = new Error(`this process sent nothing to the leader for more than 3 heartbeat intervals (a stalled event loop), so the leader has dropped it`);
     this.#retiring = true;
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
-    this.conn.destroy(err);
+    this.conn.destroy(why);
+    this.sink.lost(this, why);
+    return true;
   }
 
   /** The codec in use with the leader: `tagged-v1` with a cluster-share leader, else the default. */
@@ -246,6 +254,8 @@ export class FollowerRole implements Role, ConnectionHandler {
   #startHeartbeat(): void {
     const { heartbeatInterval } = this.options;
     this.#heartbeatTimer = setInterval(() => {
+      // After a stall this timer runs first: a heartbeat now would hide that we were dropped.
+      if (this.dropIfStale()) return;
       const id = nextRequestId();
       // A leader that does not answer a heartbeat within one interval is considered gone.
       this.conn.request(id, encodePacket(id, false, heartbeatInterval, { type: 'heartbeat' }), heartbeatInterval, 'heartbeat', err => {
