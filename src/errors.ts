@@ -83,16 +83,23 @@ function where(at: number | string): string {
   return typeof at === 'number' ? `port ${at}` : `socket ${at}`;
 }
 
-/** `isLeader: true` but another process (or client) already holds the port or socket path. */
-export class PortInUseError extends ClusterShareError {
+/** An error about the meeting point: carries the TCP port or the unix socket path, whichever is used. */
+export abstract class EndpointError extends ClusterShareError {
   /** The TCP port, or undefined when a unix socket `path` is used. */
   readonly port: number | undefined;
   /** The unix socket path, or undefined for a TCP port. */
   readonly path: string | undefined;
-  constructor(name: string, at: number | string, options?: { cause?: unknown }) {
-    super(`[cluster-share] client "${name}" must lead (isLeader: true) but ${where(at)} is already taken`, 'ERR_CLUSTER_PORT_IN_USE', options);
+  constructor(message: string, code: string, at: number | string, options?: { cause?: unknown }) {
+    super(message, code, options);
     this.port = typeof at === 'number' ? at : undefined;
     this.path = typeof at === 'string' ? at : undefined;
+  }
+}
+
+/** `isLeader: true` but another process (or client) already holds the port or socket path. */
+export class PortInUseError extends EndpointError {
+  constructor(name: string, at: number | string, options?: { cause?: unknown }) {
+    super(`[cluster-share] client "${name}" must lead (isLeader: true) but ${where(at)} is already taken`, 'ERR_CLUSTER_PORT_IN_USE', at, options);
   }
 }
 
@@ -101,25 +108,17 @@ export class PortInUseError extends ClusterShareError {
  * it answered bytes that are not packets, or did not answer a heartbeat in time. For a socket
  * path: the path exists and is not a socket.
  */
-export class PortConflictError extends ClusterShareError {
-  readonly port: number | undefined;
-  readonly path: string | undefined;
+export class PortConflictError extends EndpointError {
   constructor(name: string, at: number | string, why: string, options?: { cause?: unknown }) {
     const fix = typeof at === 'number' ? 'choose another port with options.port or NODE_CLUSTER_CLIENT_PORT' : 'choose another options.path';
-    super(`[cluster-share] client "${name}": ${where(at)} is held by a program that does not speak the cluster-client protocol (${why}); ${fix}`, 'ERR_CLUSTER_PORT_CONFLICT', options);
-    this.port = typeof at === 'number' ? at : undefined;
-    this.path = typeof at === 'string' ? at : undefined;
+    super(`[cluster-share] client "${name}": ${where(at)} is held by a program that does not speak the cluster-client protocol (${why}); ${fix}`, 'ERR_CLUSTER_PORT_CONFLICT', at, options);
   }
 }
 
 /** No leader could be reached in time (`connectTimeout`, or `maxWaitTime` with `isLeader: false`). */
-export class ConnectTimeoutError extends ClusterShareError {
-  readonly port: number | undefined;
-  readonly path: string | undefined;
+export class ConnectTimeoutError extends EndpointError {
   constructor(name: string, at: number | string, timeout: number, options?: { cause?: unknown }) {
-    super(`[cluster-share] client "${name}" found no leader on ${typeof at === 'number' ? `127.0.0.1:${at}` : `socket ${at}`} within ${timeout}ms`, 'ERR_CLUSTER_CONNECT_TIMEOUT', options);
-    this.port = typeof at === 'number' ? at : undefined;
-    this.path = typeof at === 'string' ? at : undefined;
+    super(`[cluster-share] client "${name}" found no leader on ${typeof at === 'number' ? `127.0.0.1:${at}` : `socket ${at}`} within ${timeout}ms`, 'ERR_CLUSTER_CONNECT_TIMEOUT', at, options);
   }
 }
 

@@ -138,10 +138,26 @@ describe('error classes', () => {
     const exported = Object.entries(errors as Record<string, unknown>)
       .filter(([, value]) => typeof value === 'function' && (value as { prototype: unknown }).prototype instanceof ClusterShareError)
       .map(([name]) => name)
+      // A base class, never raised itself.
+      .filter(name => name !== 'EndpointError')
       .sort();
     const covered = TABLE.map(r => r.Cls.name).sort();
     assert.deepEqual(covered, exported, 'add a TABLE row for every new error class');
     assert.ok(exported.length >= 14);
+  });
+
+  test('port errors carry the port or the socket path (EndpointError)', () => {
+    for (const e of [new errors.PortInUseError('S', 7777), new errors.PortConflictError('S', 7777, 'why'), new errors.ConnectTimeoutError('S', 7777, 10)]) {
+      assert.ok(e instanceof errors.EndpointError);
+      assert.equal(e.port, 7777);
+      assert.equal(e.path, undefined);
+      assert.match(e.message, /7777/);
+    }
+    for (const e of [new errors.PortInUseError('S', '/run/a.sock'), new errors.PortConflictError('S', '/run/a.sock', 'why'), new errors.ConnectTimeoutError('S', '/run/a.sock', 10)]) {
+      assert.equal(e.port, undefined);
+      assert.equal(e.path, '/run/a.sock');
+      assert.match(e.message, /socket \/run\/a\.sock/);
+    }
   });
 
   test('without a cause, the options-taking constructors leave cause undefined', () => {
