@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { renderChart, fmt } from './lib/chart.mjs';
 import {
-  COMMON_USAGE, cleanup, cpuBusy, fmtRatio, machine, parseOptions, printMachine, printTable, resultsDir, root, roundNumbers,
+  COMMON_USAGE, cleanup, cpuBusy, cpuSnapshot, foreignCpuShare, fmtRatio, machine, parseOptions, printMachine, printTable, resultsDir, root, roundNumbers,
   snapshotClusterShare,
 } from './lib/harness.mjs';
 import * as invoke from './invoke.mjs';
@@ -26,13 +26,36 @@ const USAGE = `usage: node benchmark/run.mjs [options]
   --only LIST      comma-separated subset of ${Object.keys(SCENARIOS).join(',')} (default: all)
   --docs           also write docs/benchmark.json and docs/benchmark.svg (default for a full run)
   --no-docs        never write the docs/ copies
+  --wait-idle S    before each scenario, wait up to S seconds for the CPUs to be idle (default 0)
 ${COMMON_USAGE}`;
 
 const opts = parseOptions(USAGE, {
   only: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
   docs: { type: 'boolean' },
   'no-docs': { type: 'boolean', default: false },
+  'wait-idle': { type: 'string', default: '0' },
 });
+const waitIdleS = Number(opts['wait-idle']);
+if (!(waitIdleS >= 0)) {
+  console.error(`--wait-idle must be a number of seconds >= 0\n${USAGE}`);
+  process.exit(2);
+}
+
+/** Waits until the CPUs are less than 15 % busy over one second, at most `seconds`. */
+async function waitIdle(seconds) {
+  const deadline = Date.now() + seconds * 1000;
+  let said = false;
+  for (;;) {
+    const busy = await cpuBusy(1000);
+    if (busy < 0.15) return;
+    if (Date.now() > deadline) {
+      console.log(`(still ${(busy * 100).toFixed(0)} % busy after ${seconds} s: going on)`);
+      return;
+    }
+    if (!said) console.log(`(the CPUs are ${(busy * 100).toFixed(0)} % busy with other processes: waiting up to ${seconds} s)`);
+    said = true;
+  }
+}
 const only = opts.only.split(',').map(s => s.trim()).filter(Boolean);
 for (const name of only) {
   if (!SCENARIOS[name]) {
@@ -144,17 +167,19 @@ async function main() {
   const scenarios = {};
   const busyNotes = [];
   for (const name of only) {
-    // Other processes using the CPU (a test suite, a build) skew every number: say so.
-    const busy = await cpuBusy(500);
-    if (busy > 0.15) {
-      const note = `before ${name}: the CPUs were ${(busy * 100).toFixed(0)} % busy with other processes; its numbers are disturbed`;
-      busyNotes.push(note);
-      console.log(`\n!! ${note}`);
-    }
+    if (waitIdleS > 0) await waitIdle(waitIdleS);
+    // Other processes using the CPUs (a test suite, a build) skew every number: say so.
+    const before = cpuSnapshot();
     const t = Date.now();
     scenarios[name] = await SCENARIOS[name].run({ quick: opts.quick, impls: opts.impls });
     scenarios[name].durationS = Math.round((Date.now() - t) / 100) / 10;
-    scenarios[name].foreignCpuBefore = +busy.toFixed(3);
+    const foreign = foreignCpuShare(before, cpuSnapshot());
+    scenarios[name].foreignCpuShare = foreign;
+    if (foreign !== null && foreign > 0.1) {
+      const note = `during ${name}: other processes used ${(foreign * 100).toFixed(0)} % of the CPU time; its numbers are disturbed`;
+      busyNotes.push(note);
+      console.log(`\n!! ${note}`);
+    }
   }
 
   const list = targets(scenarios);

@@ -2,7 +2,7 @@
 // upstream, run): the cluster-share snapshot, forking and killing member processes, groups of
 // 1 leader + F followers, statistics and aligned tables.
 import { fork, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -413,6 +413,40 @@ export async function cpuBusy(ms = 500) {
   await sleep(ms);
   const b = total();
   return b.all > a.all ? (b.busy - a.busy) / (b.all - a.all) : 0;
+}
+
+/**
+ * CPU accounting on Linux (null elsewhere): busy clock ticks of the whole machine (/proc/stat)
+ * and ticks used by this process and its children, live (/proc/<pid>/stat) or already reaped
+ * (this process's cutime + cstime). Two snapshots give the share of the machine's CPU time that
+ * OTHER processes used in between: `foreignCpuShare(a, b)`.
+ */
+export function cpuSnapshot() {
+  try {
+    const ticks = stat => {
+      // fields after the ")" of the command: state is [0]; utime, stime, cutime, cstime are [11..14]
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
+    };
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu;
+    const self = ticks(readFileSync('/proc/self/stat', 'utf8'));
+    let ours = self.own + self.reaped;
+    for (const child of children) {
+      try {
+        ours += ticks(readFileSync(`/proc/${child.pid}/stat`, 'utf8')).own;
+      } catch {} // exited meanwhile: counted in cutime once reaped
+    }
+    return { busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal, ours };
+  } catch {
+    return null;
+  }
+}
+
+/** The share (0..1) of all CPU time between two cpuSnapshot()s used by other processes. */
+export function foreignCpuShare(a, b) {
+  if (!a || !b || b.total <= a.total) return null;
+  return Math.max(0, (b.busy - a.busy - (b.ours - a.ours)) / (b.total - a.total));
 }
 
 /** Writes benchmark/results/<name>.json. */
