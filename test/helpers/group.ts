@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import type { ClusterOptions } from '../../src/index.js';
 import type { FixtureOptions } from '../fixtures/data-client.js';
 import { fromIpc, toIpc } from '../fixtures/ipc-values.js';
-import type { Command, Impl, MemberConfig, MemberState, WireError } from '../fixtures/member.js';
+import type { Command, Impl, MemberConfig, MemberState, Resources, ValueSummary, WireError } from '../fixtures/member.js';
 
-export type { Impl, MemberState } from '../fixtures/member.js';
+export type { Impl, MemberState, Resources, ValueSummary } from '../fixtures/member.js';
 
 const MEMBER = fileURLToPath(new URL('../fixtures/member.js', import.meta.url));
 
@@ -57,9 +57,10 @@ export class Member {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #waiters: Array<{ match: (m: Message) => boolean; resolve: (m: Message) => void }> = [];
 
-  constructor(config: MemberConfig) {
+  /** `execArgv`: node flags for the member process (default: this process's). */
+  constructor(config: MemberConfig, execArgv?: string[]) {
     this.impl = config.impl ?? 'cluster-share';
-    this.child = fork(MEMBER, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(MEMBER, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(execArgv ? { execArgv } : {}) });
     this.exited = once(this.child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
     this.child.on('message', (message: Message) => {
       this.messages.push(message);
@@ -127,6 +128,21 @@ export class Member {
   /** Values received for `key`, in order. */
   values(key: string): unknown[] {
     return this.messages.filter(m => m.event === 'value' && m.key === key).map(m => fromIpc(m.value));
+  }
+
+  /**
+   * The member's active handles by type and its memory (public Node APIs, see the `resources`
+   * command). `gc`: collect garbage first (the member must run with --expose-gc).
+   */
+  resources(gc = false): Promise<Resources> {
+    return this.command({ cmd: 'resources', gc }) as Promise<Resources>;
+  }
+
+  /** Value summaries received for `key` after a `subscribeSummary`, in order. */
+  summaries(key: string): ValueSummary[] {
+    return this.messages
+      .filter(m => m.event === 'valueSummary' && m.key === key)
+      .map(m => ({ key, seq: m.seq, size: m.size as number }));
   }
 
   /** Warning and error lines the member's library logged, in order. */
