@@ -7,7 +7,7 @@
 // benchmark/README.md), prints their tables, how cluster-share stands against its targets, and
 // writes benchmark/results/latest.json and benchmark/results/chart.svg. A full run (not --quick,
 // not --only) also writes the committed copies docs/benchmark.json and docs/benchmark.svg.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { renderChart, fmt } from './lib/chart.mjs';
 import {
@@ -27,6 +27,7 @@ const USAGE = `usage: node benchmark/run.mjs [options]
   --docs           also write docs/benchmark.json and docs/benchmark.svg (default for a full run)
   --no-docs        never write the docs/ copies
   --wait-idle S    before each scenario, wait up to S seconds for the CPUs to be idle (default 0)
+  --render FILE    measure nothing: draw benchmark/results/chart.svg from a latest.json-style FILE
 ${COMMON_USAGE}`;
 
 const opts = parseOptions(USAGE, {
@@ -34,6 +35,7 @@ const opts = parseOptions(USAGE, {
   docs: { type: 'boolean' },
   'no-docs': { type: 'boolean', default: false },
   'wait-idle': { type: 'string', default: '0' },
+  render: { type: 'string' },
 });
 const waitIdleS = Number(opts['wait-idle']);
 if (!(waitIdleS >= 0)) {
@@ -88,7 +90,7 @@ function targets(s) {
 }
 
 // --------------------------------------------------------------------------------- chart
-function chart(s, impls) {
+function chart(s, impls, m = machine(), quick = opts.quick) {
   const panels = [];
   const bars = (results, pick) => impls.map(impl => ({ impl, value: results[impl] ? pick(results[impl]) : null }));
   if (s.invoke) {
@@ -98,8 +100,8 @@ function chart(s, impls) {
       format: fmt.rate, groups: s.invoke.cells.map(c => ({ label: label(c), bars: bars(c.results, r => r.perSecond) })),
     });
     panels.push({
-      title: 'invoke: p99 latency', subtitle: 'over all calls of the followers · lower is better',
-      format: fmt.us, groups: s.invoke.cells.map(c => ({ label: label(c), bars: bars(c.results, r => r.p99Us) })),
+      title: 'invoke: p99 latency', subtitle: 'over all calls of the followers · log scale · lower is better',
+      format: fmt.us, scale: 'log', groups: s.invoke.cells.map(c => ({ label: label(c), bars: bars(c.results, r => r.p99Us) })),
     });
   }
   if (s.oneway) {
@@ -114,8 +116,8 @@ function chart(s, impls) {
       format: fmt.rate, groups: s.fanout.cells.map(c => ({ label: `${c.followers} followers`, bars: bars(c.results, r => r.saturated.valuesPerSecond) })),
     });
     panels.push({
-      title: `fan-out: delivery latency at ${s.fanout.config.rate} values/s`, subtitle: 'p50 / p99 push → listener · lower is better',
-      format: fmt.us, groups: s.fanout.cells.flatMap(c => [
+      title: `fan-out: delivery latency at ${s.fanout.config.rate} values/s`, subtitle: 'p50 / p99 push → listener · log scale · lower is better',
+      format: fmt.us, scale: 'log', groups: s.fanout.cells.flatMap(c => [
         { label: `${c.followers} f. p50`, bars: bars(c.results, r => r.paced.p50Us) },
         { label: `${c.followers} f. p99`, bars: bars(c.results, r => r.paced.p99Us) },
       ]),
@@ -148,18 +150,32 @@ function chart(s, impls) {
       format: fmt.us, groups: s.upstream.cells.map(c => ({ label: `N = ${c.n}`, bars: ubars(c.results, r => r.p50Us) })),
     });
   }
-  const m = machine();
   const chartImpls = [...impls, ...(s.upstream ? ['direct'] : [])];
+  const disturbed = Object.entries(s).filter(([, r]) => r.foreignCpuShare > 0.1).map(([name]) => name);
   return renderChart({
     title: 'cluster-share vs cluster-client 3.7.0 vs a bare socket',
-    subtitle: `${m.cpuModel} × ${m.cpuCount}, ${m.totalMemory}, node ${m.node}, ${m.date.slice(0, 10)}${opts.quick ? ' (--quick run)' : ''} · npm run bench`,
+    subtitle: `${m.cpuModel} × ${m.cpuCount}, ${m.totalMemory}, node ${m.node}, ${m.date.slice(0, 10)}${quick ? ' (--quick run)' : ''} · npm run bench` +
+      (disturbed.length ? ` · DISTURBED by other processes: ${disturbed.join(', ')}` : ''),
+    warning: disturbed.length > 0,
     panels,
     impls: chartImpls,
   });
 }
 
 // ---------------------------------------------------------------------------------- main
+/** --render: the chart of an earlier run, nothing measured. */
+function render(file) {
+  const data = JSON.parse(readFileSync(file, 'utf8'));
+  const svg = chart(data.scenarios, data.implementations, data.machine, data.quick);
+  mkdirSync(resultsDir, { recursive: true });
+  const files = [join(resultsDir, 'chart.svg')];
+  if (opts.docs) files.push(join(root, 'docs', 'benchmark.svg'));
+  for (const f of files) writeFileSync(f, svg);
+  console.log(`written: ${files.map(f => relative(root, f)).join(', ')} (from ${file})`);
+}
+
 async function main() {
+  if (opts.render) return render(opts.render);
   const started = Date.now();
   snapshotClusterShare();
   console.log(`benchmark suite: ${only.join(', ')}${opts.quick ? ' (--quick)' : ''}; implementations: ${opts.impls.join(', ')}`);
