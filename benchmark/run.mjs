@@ -7,6 +7,7 @@
 // benchmark/README.md), prints their tables, how cluster-share stands against its targets, and
 // writes benchmark/results/latest.json and benchmark/results/chart.svg. A full run (not --quick,
 // not --only) also writes the committed copies docs/benchmark.json and docs/benchmark.svg.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { renderChart, fmt } from './lib/chart.mjs';
@@ -163,6 +164,17 @@ function chart(s, impls, m = machine(), quick = opts.quick) {
 }
 
 // ---------------------------------------------------------------------------------- main
+/** Which sources were measured: the commit, and whether src/ had uncommitted changes (built too). */
+function source() {
+  const git = args => {
+    const r = spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.trim() : null;
+  };
+  const commit = git(['rev-parse', 'HEAD']);
+  const changed = git(['status', '--porcelain', '--', 'src']);
+  return { commit, srcUncommittedChanges: changed === null ? null : changed !== '' };
+}
+
 /** --render: the chart of an earlier run, nothing measured. */
 function render(file) {
   const data = JSON.parse(readFileSync(file, 'utf8'));
@@ -177,9 +189,11 @@ function render(file) {
 async function main() {
   if (opts.render) return render(opts.render);
   const started = Date.now();
+  const measured = source();
   snapshotClusterShare();
   console.log(`benchmark suite: ${only.join(', ')}${opts.quick ? ' (--quick)' : ''}; implementations: ${opts.impls.join(', ')}`);
   printMachine();
+  if (measured.commit) console.log(`sources: ${measured.commit.slice(0, 12)}${measured.srcUncommittedChanges ? ' + uncommitted changes in src/' : ''}`);
   const scenarios = {};
   const busyNotes = [];
   for (const name of only) {
@@ -208,7 +222,7 @@ async function main() {
   for (const note of busyNotes) console.log(`note: ${note}`);
 
   const durationS = Math.round((Date.now() - started) / 1000);
-  const json = JSON.stringify({ machine: machine(), quick: opts.quick, durationS, implementations: opts.impls, targets: list, busyNotes, scenarios }, roundNumbers, 2) + '\n';
+  const json = JSON.stringify({ machine: machine(), source: measured, quick: opts.quick, durationS, implementations: opts.impls, targets: list, busyNotes, scenarios }, roundNumbers, 2) + '\n';
   const svg = chart(scenarios, opts.impls);
   mkdirSync(resultsDir, { recursive: true });
   const files = [join(resultsDir, 'latest.json'), join(resultsDir, 'chart.svg')];
