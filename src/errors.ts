@@ -136,10 +136,13 @@ export class LeaderStartError extends ClusterShareError {
   }
 }
 
-/** The DataClient has no method of that name (the leader answers this instead of crashing). */
+/**
+ * The DataClient has no method of that name, or none a peer may invoke (the leader answers this
+ * instead of crashing).
+ */
 export class MethodNotFoundError extends ClusterShareError {
-  constructor(method: string) {
-    super(`[cluster-share] the DataClient has no method "${method}"`, 'ERR_CLUSTER_METHOD_NOT_FOUND');
+  constructor(method: string, why?: string) {
+    super(why === undefined ? `[cluster-share] the DataClient has no method "${method}"` : `[cluster-share] the DataClient's method "${method}" cannot be invoked: ${why}`, 'ERR_CLUSTER_METHOD_NOT_FOUND');
   }
 }
 

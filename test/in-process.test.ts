@@ -81,6 +81,38 @@ describe('in one process', () => {
     await close(leader);
   });
 
+  test('methods every object or emitter has, and the delegated close, cannot be invoked by a peer', { timeout: 30_000 }, async () => {
+    const port = await freePort();
+    let dataClient: FixtureClient | undefined;
+    class Spied extends FixtureClient {
+      constructor(options: object) {
+        super(options);
+        dataClient = this;
+      }
+    }
+    const leader = cluster(Spied, { port, logger: quiet, name: 'Spied' }).create({});
+    await leader.ready();
+    const follower = cluster(Spied, { port, logger: quiet, name: 'Spied' }).create({});
+    await follower.ready();
+    assert.equal(follower.isClusterClientLeader, false);
+    const invoke = (follower as unknown as Record<symbol, (m: string, a: unknown[], cb: (e: unknown, r?: unknown) => void) => void>)[Symbol.for('ClusterClient#invoke')]!;
+    const call = (method: string, args: unknown[]) => new Promise<{ err: (Error & { code?: string }) | undefined; result: unknown }>(resolve => {
+      invoke.call(follower, method, args, (err, result) => resolve({ err: err as (Error & { code?: string }) | undefined, result }));
+    });
+    let forged = 0;
+    dataClient!.on('published', () => forged++);
+    for (const [method, args] of [['emit', ['published', 'forged']], ['hasOwnProperty', ['x']], ['close', []], ['constructor', []], ['on', ['x']]] as [string, unknown[]][]) {
+      const { err } = await call(method, args);
+      assert.equal(err?.code, 'ERR_CLUSTER_METHOD_NOT_FOUND', method);
+      assert.match(err!.message, /cannot be invoked/, method);
+    }
+    assert.equal(forged, 0, 'no event was forged on the leader');
+    assert.equal(dataClient!.closed, false, 'the shared DataClient was not closed by a peer');
+    assert.equal((await call('echo', ['still fine'])).result, 'still fine');
+    await close(follower);
+    await close(leader);
+  });
+
   test('DataClient events are re-emitted on the leader\'s client', { timeout: 30_000 }, async () => {
     const port = await freePort();
     const leader = make({ port });

@@ -129,6 +129,11 @@ export function decodeInvokeArgs(data: Buffer | undefined, argLength: number, co
   if (!Number.isInteger(argLength) || argLength < 0) {
     throw new ProtocolError(`invoke argLength must be a non-negative integer, got ${JSON.stringify(argLength)}`);
   }
+  // Each argument takes at least its 4-byte length: check before allocating for argLength.
+  const available = data ? data.length : 0;
+  if (argLength > available / 4) {
+    throw new ProtocolError(`invoke argLength ${argLength} does not fit in ${available} bytes of arguments`);
+  }
   const args: unknown[] = new Array(argLength);
   let offset = 0;
   for (let i = 0; i < argLength; i++) {

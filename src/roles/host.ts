@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import co from 'co';
+import { Base } from 'sdk-base';
 import { MethodNotFoundError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Codec } from '../protocol/packet.js';
@@ -73,6 +74,19 @@ export function isGeneratorFunction(fn: unknown): boolean {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** Prototypes whose methods every object, emitter or sdk-base client has. */
+const BASE_PROTOTYPES: ReadonlySet<object> = new Set([Object.prototype, EventEmitter.prototype, Base.prototype]);
+/** Their method names: a peer may not invoke these unless the DataClient's own class defines them. */
+const BASE_METHOD_NAMES: ReadonlySet<string> = new Set([...BASE_PROTOTYPES].flatMap(proto => Object.getOwnPropertyNames(proto)));
+
+/** Whether one of the DataClient's own classes (below the base prototypes) defines `method`. */
+function ownClassDefines(client: object, method: string): boolean {
+  for (let proto: object | null = Object.getPrototypeOf(client); proto && !BASE_PROTOTYPES.has(proto); proto = Object.getPrototypeOf(proto)) {
+    if (Object.prototype.hasOwnProperty.call(proto, method)) return true;
+  }
+  return false;
 }
 
 /**
@@ -151,7 +165,21 @@ export class DataClientHost {
       callback(new MethodNotFoundError(method));
       return;
     }
+    if (!this.#invokable(method)) {
+      callback(new MethodNotFoundError(method, 'it is not invokable remotely: methods of Object, EventEmitter and sdk-base, and the delegated close, belong to the leader'));
+      return;
+    }
     callInAnyStyle(this.realClient, fn as AnyFunction, args, callback);
+  }
+
+  /**
+   * A peer may call the DataClient's own methods, not what every object or emitter has (`emit`
+   * would forge events on the leader, `hasOwnProperty` is no API) nor the one that closes the
+   * DataClient for everyone.
+   */
+  #invokable(method: string): boolean {
+    if (method === 'constructor' || method === this.methods.close) return false;
+    return !BASE_METHOD_NAMES.has(method) || ownClassDefines(this.realClient, method);
   }
 
   /** Adds a subscriber to `key`; subscribes upstream once per key; replays the last value. */

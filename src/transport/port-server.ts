@@ -141,7 +141,9 @@ export class PortServer implements ConnectionHandler {
     }
     // TCP only: a unix socket's peers are local by nature (and its file is mode 0600).
     if (this.endpoint.path === undefined && !isLoopback(socket.remoteAddress)) {
-      this.#settings.logger.warn(`[cluster-share] refused connection from non-loopback address ${socket.remoteAddress}`);
+      // No address: the peer reset the connection before it was accepted; nothing to report.
+      if (socket.remoteAddress === undefined) debug('a connection was reset before it was accepted');
+      else this.#settings.logger.warn(`[cluster-share] refused connection from non-loopback address ${socket.remoteAddress}`);
       socket.destroy();
       return;
     }

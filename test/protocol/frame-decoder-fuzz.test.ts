@@ -575,11 +575,10 @@ describe('decodeInvokeArgs properties', () => {
     );
   });
 
-  // An argLength of 2^32 or more (any JSON number a peer may send) reaches `new Array(argLength)`,
-  // which throws a plain RangeError ("Invalid array length") instead of a coded ProtocolError.
+  // An argLength of 2^32 or more (any JSON number a peer may send) once reached
+  // `new Array(argLength)` and threw a plain RangeError; it is checked against the data first.
   test(
     '(e) argLength of 2^32 or more (e.g. 1e10, 2^53 − 1, 1e300) throws a coded ProtocolError',
-    { todo: 'library bug: decodeInvokeArgs calls new Array(argLength) before checking it against the data, so argLength >= 2^32 throws RangeError "Invalid array length" (uncoded) instead of ProtocolError' },
     () => {
       fc.assert(
         fc.property(
