@@ -12,21 +12,24 @@
 // every member is served again, next kill. A round whose survivors are not all served within
 // --deadline ms is reported as stuck, and the whole group is killed and started afresh on a new
 // port so the next round is measured cleanly. See benchmark/README.md.
-import { fork } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import os from 'node:os';
+//
+// The process bookkeeping (the cluster-share snapshot, forking, cleanup on exit or a signal) is
+// lib/harness.mjs's, as for the other benchmarks.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  IpcChild, cleanup, freePort, machine, median, printTable, resultsDir, roundNumbers, runIfMain, sleep, snapshotClusterShare,
+  withinOr,
+} from './lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
 const memberScript = join(here, 'failover-member.mjs');
-const resultsFile = join(here, 'results', 'failover.json');
+const resultsFile = join(resultsDir, 'failover.json');
+/** The clock of failover-member.mjs: wall-clock ms with a fraction, comparable between processes. */
 const now = () => performance.timeOrigin + performance.now();
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 
 // ------------------------------------------------------------------------------------ options
 const USAGE = `usage: node benchmark/failover.mjs [options]
@@ -78,133 +81,28 @@ if (!IMPLS) {
 const START_DEADLINE = 60_000;
 
 // ------------------------------------------------------------------------- child bookkeeping
-const children = new Set();
-let snapshotDir;
-
-function cleanup() {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL');
-    } catch {}
-  }
-  children.clear();
-  if (snapshotDir) {
-    rmSync(snapshotDir, { recursive: true, force: true });
-    snapshotDir = undefined;
-  }
-}
-process.on('exit', cleanup);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: killing ${children.size} member process(es)`);
-    cleanup();
-    process.exit(130);
-  });
-}
+// (the harness kills the members on exit or a signal; here also on an uncaught exception)
 process.on('uncaughtException', err => {
   console.error(err);
   cleanup();
   process.exit(1);
 });
 
-/**
- * cluster-share is loaded from a private copy of dist/esm taken at start: `npm run build` (run by
- * anyone working in this checkout) deletes dist/ first, and a replacement member forked during a
- * rebuild would fail to import it. The copy resolves its dependencies through a node_modules link.
- */
-function snapshotClusterShare() {
-  const dist = join(root, 'dist', 'esm');
-  if (!existsSync(join(dist, 'index.js'))) {
-    console.error('dist/esm/index.js is missing: run `npm run build` first (or `npm run bench:failover`)');
-    process.exit(1);
-  }
-  // Copies left by an earlier run that was SIGKILLed (it could not clean up) are removed.
-  for (const name of readdirSync(os.tmpdir())) {
-    const pid = Number(/^cluster-share-failover-(\d+)-/.exec(name)?.[1]);
-    if (!pid || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch (err) {
-      if (err.code === 'ESRCH') rmSync(join(os.tmpdir(), name), { recursive: true, force: true });
-    }
-  }
-  snapshotDir = mkdtempSync(join(os.tmpdir(), `cluster-share-failover-${process.pid}-`));
-  cpSync(dist, join(snapshotDir, 'dist', 'esm'), { recursive: true });
-  symlinkSync(join(root, 'node_modules'), join(snapshotDir, 'node_modules'), 'dir');
-  return pathToFileURL(join(snapshotDir, 'dist', 'esm', 'index.js')).href;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves with the promise's value, or with `onTimeout` after `ms`. */
-function within(promise, ms, onTimeout) {
-  let timer;
-  return Promise.race([promise, new Promise(resolve => { timer = setTimeout(resolve, ms, onTimeout); })]).finally(() => clearTimeout(timer));
-}
-
 // ------------------------------------------------------------------------------ a member
-let nextRequestId = 1;
-
-class Member {
+/** One forked failover-member.mjs process; it belongs to `group` while it lives. */
+class Member extends IpcChild {
   constructor(group) {
+    super(memberScript, [group.impl, String(group.port), group.shareUrl ?? ''], 'member');
     this.group = group;
-    this.pending = new Map(); // request id -> { resolve, reject }
-    this.exited = false;
-    this.child = fork(memberScript, [group.impl, String(group.port), group.shareUrl ?? ''], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'json',
+    this.child.on('message', message => {
+      if (message.type === 'leader') group.leaderEvents.push(message);
     });
-    this.pid = this.child.pid;
-    children.add(this.child);
-    this.ready = new Promise((resolve, reject) => {
-      this.child.on('message', message => {
-        if (message.type === 'ready') resolve(message);
-        else if (message.type === 'ready-error') reject(Object.assign(new Error(`member ${this.pid} failed to start: ${message.code} ${message.message}`), message));
-        else if (message.type === 'leader') group.leaderEvents.push(message);
-        else if (message.id !== undefined) {
-          const waiter = this.pending.get(message.id);
-          this.pending.delete(message.id);
-          waiter?.resolve(message);
-        }
-      });
-      this.child.on('exit', (code, signal) => {
-        this.exited = true;
-        children.delete(this.child);
-        group.members.delete(this.pid);
-        const err = new Error(`member ${this.pid} exited (${signal ?? code})`);
-        reject(err);
-        for (const waiter of this.pending.values()) waiter.reject(err);
-        this.pending.clear();
-      });
-    });
-    this.ready.catch(() => {});
+    this.child.on('exit', () => group.members.delete(this.pid));
     group.members.set(this.pid, this);
   }
 
   request(cmd, extra = {}) {
-    if (this.exited) return Promise.reject(new Error(`member ${this.pid} has exited`));
-    const id = nextRequestId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.child.send({ cmd, id, ...extra });
-    });
-  }
-
-  kill() {
-    return new Promise(resolve => {
-      if (this.exited) return resolve();
-      this.child.once('exit', () => resolve());
-      this.child.kill('SIGKILL');
-    });
+    return this.call({ cmd, ...extra });
   }
 }
 
@@ -219,11 +117,11 @@ class Group {
   static async start(impl, shareUrl) {
     const group = new Group(impl, await freePort(), shareUrl);
     const first = new Member(group);
-    const ready = await within(first.ready, START_DEADLINE, null);
+    const ready = await withinOr(first.ready, START_DEADLINE, null);
     if (!ready) throw new Error(`${impl}: the first member was not ready within ${START_DEADLINE} ms`);
     if (!ready.isLeader) throw new Error(`${impl}: the first member is not the leader`);
     const followers = Array.from({ length: FOLLOWERS }, () => new Member(group));
-    const all = await within(Promise.all(followers.map(m => m.ready)), START_DEADLINE, null);
+    const all = await withinOr(Promise.all(followers.map(m => m.ready)), START_DEADLINE, null);
     if (!all) throw new Error(`${impl}: the followers were not ready within ${START_DEADLINE} ms`);
     if (!(await group.settle())) throw new Error(`${impl}: the new group did not settle within ${START_DEADLINE} ms`);
     return group;
@@ -232,14 +130,14 @@ class Group {
   /** Every member has completed a call started from now on (so the group serves everyone). */
   async settle() {
     const t = now();
-    const served = await within(Promise.all([...this.members.values()].map(m => m.request('mark', { t0: t }))), START_DEADLINE, null);
+    const served = await withinOr(Promise.all([...this.members.values()].map(m => m.request('mark', { t0: t }))), START_DEADLINE, null);
     if (!served) return false;
     await sleep(200);
     return true;
   }
 
   async statuses(t0) {
-    return within(Promise.all([...this.members.values()].map(m => m.request('status', { t0 }))), 5000, null);
+    return withinOr(Promise.all([...this.members.values()].map(m => m.request('status', { t0 }))), 5000, null);
   }
 
   async stop() {
@@ -272,7 +170,7 @@ async function killRound(group, round) {
       message => served.set(m.pid, message),
       err => served.set(m.pid, { died: err.message }),
     ));
-  const all = await within(Promise.all(marks), DEADLINE, 'stuck');
+  const all = await withinOr(Promise.all(marks), DEADLINE, 'stuck');
   await leader.kill(); // already dead: this only waits for its exit event
   // The 'leader' event is sent before the new leader's first served call: give IPC a moment.
   const elected = () => group.leaderEvents.find(e => e.at >= t0 && e.pid !== leader.pid);
@@ -353,7 +251,7 @@ async function runImpl(impl, kills, shareUrl) {
     let restart = result.stuck;
     if (!restart) {
       const replacement = new Member(group);
-      const ready = await within(replacement.ready.then(() => true, () => false), START_DEADLINE, false);
+      const ready = await withinOr(replacement.ready.then(() => true, () => false), START_DEADLINE, false);
       if (!ready || !(await group.settle())) {
         notes.push(`after kill ${round}: the replacement member or the group did not settle; the group was restarted`);
         restart = true;
@@ -371,12 +269,6 @@ async function runImpl(impl, kills, shareUrl) {
 }
 
 // ------------------------------------------------------------------------------ statistics
-function median(sorted) {
-  const n = sorted.length;
-  if (n === 0) return null;
-  return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-}
-
 /** Stuck rounds count as +Infinity (they lasted longer than the deadline). */
 function summarize(rounds) {
   const served = rounds.map(r => (r.stuck ? Infinity : r.lastServedMs)).sort((a, b) => a - b);
@@ -397,23 +289,16 @@ function summarize(rounds) {
 const fmtMs = v => (v === null || v === undefined ? '-' : v === Infinity ? `stuck (>${DEADLINE / 1000} s)` : v.toFixed(1));
 const fmtMsUnit = v => (v === Infinity ? fmtMs(v) : `${fmtMs(v)} ms`);
 
-function printTable({ impl, rounds, notes, summary }) {
+function printRounds({ impl, rounds, notes, summary }) {
   const header = ['kill', 'killed pid', 'new leader', 'elected ms', 'last served ms', 'failed calls'];
   const rows = rounds.map(r => [
     String(r.round), String(r.killedPid), r.newLeaderPid ? String(r.newLeaderPid) : '-', fmtMs(r.electedMs),
     r.stuck ? `stuck (>${DEADLINE / 1000} s)` : fmtMs(r.lastServedMs), String(r.failedCalls),
   ]);
+  rows.push('-');
   rows.push(['median', '', '', fmtMs(summary.electedMedianMs), fmtMs(summary.lastServedMedianMs), String(summary.failedCallsMedian)]);
   rows.push(['max', '', '', fmtMs(summary.electedMaxMs), fmtMs(summary.lastServedMaxMs), String(summary.failedCallsMax)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)));
-  const line = cells => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(`\n${impl} — 1 leader + ${FOLLOWERS} followers, ${rounds.length} leader kills`);
-  console.log(line(header));
-  console.log(widths.map(w => '-'.repeat(w)).join('  '));
-  rows.forEach((r, i) => {
-    if (i === rows.length - 2) console.log(widths.map(w => '-'.repeat(w)).join('  '));
-    console.log(line(r));
-  });
+  printTable(`${impl} — 1 leader + ${FOLLOWERS} followers, ${rounds.length} leader kills`, header, rows);
   for (const r of rounds.filter(r => r.stuck)) {
     const unserved = r.survivors.filter(s => s.servedMs === null);
     const servedOnes = r.survivors.filter(s => s.servedMs !== null);
@@ -432,12 +317,13 @@ async function main() {
   const shareUrl = IMPLS.includes('cluster-share') ? snapshotClusterShare() : undefined;
   const started = Date.now();
   console.log(`failover benchmark: 1 leader + ${FOLLOWERS} followers; leader SIGKILLed ${IMPLS.map(i => `${i === 'cluster-share' ? KILLS : KILLS_REFERENCE}× for ${i}`).join(', ')}; deadline ${DEADLINE / 1000} s per kill`);
-  console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} × ${os.cpus().length}, ${os.platform()} ${os.release()}`);
+  const { node, cpuModel, cpuCount, platform } = machine();
+  console.log(`node ${node}, ${cpuModel ?? 'unknown cpu'} × ${cpuCount}, ${platform}`);
   const results = {};
   for (const impl of IMPLS) {
     results[impl] = await runImpl(impl, impl === 'cluster-share' ? KILLS : KILLS_REFERENCE, shareUrl);
   }
-  for (const impl of IMPLS) printTable(results[impl]);
+  for (const impl of IMPLS) printRounds(results[impl]);
 
   let comparison = null;
   if (results['cluster-share'] && results['cluster-client']) {
@@ -459,27 +345,17 @@ async function main() {
     benchmark: 'failover',
     date: new Date().toISOString(),
     durationS: Math.round((Date.now() - started) / 1000),
-    node: process.version,
-    platform: `${os.platform()} ${os.release()}`,
-    cpuModel: os.cpus()[0]?.model ?? null,
-    cpuCount: os.cpus().length,
+    node,
+    platform,
+    cpuModel,
+    cpuCount,
     options: { followers: FOLLOWERS, kills: KILLS, killsReference: KILLS_REFERENCE, deadlineMs: DEADLINE, impl: args.impl },
     results,
     comparison,
-  }, (key, value) => (value === Infinity ? 'stuck' : typeof value === 'number' && !Number.isInteger(value) ? +value.toFixed(2) : value), 2);
-  mkdirSync(dirname(resultsFile), { recursive: true });
+  }, (key, value) => (value === Infinity ? 'stuck' : roundNumbers(key, value)), 2);
+  mkdirSync(resultsDir, { recursive: true });
   writeFileSync(resultsFile, json + '\n');
   console.log(`\nresults written to ${join('benchmark', 'results', 'failover.json')} (${Math.round((Date.now() - started) / 1000)} s)`);
 }
 
-main().then(
-  () => {
-    cleanup();
-    process.exit(0);
-  },
-  err => {
-    console.error(`\nfailover benchmark failed: ${err.stack ?? err}`);
-    cleanup();
-    process.exit(1);
-  },
-);
+runIfMain(import.meta.url, main);

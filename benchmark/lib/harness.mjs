@@ -1,6 +1,6 @@
-// The parent side of the side-by-side benchmarks (invoke, oneway, fanout, startup, memory,
-// upstream, run): the cluster-share snapshot, forking and killing member processes, groups of
-// 1 leader + F followers, statistics and aligned tables.
+// The parent side of the benchmarks (invoke, oneway, fanout, startup, memory, upstream, run, and
+// failover for its process bookkeeping): the cluster-share snapshot, forking and killing member
+// processes, groups of 1 leader + F followers, statistics and aligned tables.
 import { fork, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -83,6 +83,14 @@ export function cleanup() {
   }
 }
 process.on('exit', cleanup);
+
+/** Forks `script` with an IPC channel (JSON serialization); cleanup() kills it while it runs. */
+export function forkChild(script, args = []) {
+  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     console.error(`\n${signal}: killing ${children.size} benchmark process(es)`);
@@ -104,8 +112,9 @@ export function snapshotClusterShare() {
     console.error('dist/esm/index.js is missing: run `npm run build` first (or use the npm run bench:* scripts)');
     process.exit(1);
   }
+  // (cluster-share-failover-*: the copies failover.mjs took before it used this harness.)
   for (const name of readdirSync(os.tmpdir())) {
-    const pid = Number(/^cluster-share-bench-(\d+)-/.exec(name)?.[1]);
+    const pid = Number(/^cluster-share-(?:bench|failover)-(\d+)-/.exec(name)?.[1]);
     if (!pid || pid === process.pid) continue;
     try {
       process.kill(pid, 0);
@@ -151,50 +160,60 @@ export function freePort() {
   });
 }
 
-/** Resolves with the promise's value, or rejects with `message` after `ms`. */
-export function within(promise, ms, message) {
+/** Settles like `promise`, unless `ms` pass first: then as `onTimeout(resolve, reject)` says. */
+function race(promise, ms, onTimeout) {
   let timer;
   return Promise.race([
     promise,
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); }),
+    new Promise((resolve, reject) => { timer = setTimeout(onTimeout, ms, resolve, reject); }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves with the promise's value, or rejects with `message` after `ms`. */
+export function within(promise, ms, message) {
+  return race(promise, ms, (_, reject) => reject(new Error(message)));
+}
+
+/** Resolves with the promise's value, or with `value` after `ms`. */
+export function withinOr(promise, ms, value) {
+  return race(promise, ms, resolve => resolve(value));
 }
 
 // ------------------------------------------------------------------------------ a member
 let nextRequestId = 1;
 
-/** One forked member.mjs process. */
-export class Member {
-  /** config: { impl, port, name?, mode?, upstreamPort? } (shareUrl is added). */
-  constructor(config) {
-    this.config = config;
-    this.pending = new Map();
+/**
+ * A forked process (forkChild) that reports { type: 'ready', ... } or { type: 'ready-error', code,
+ * message } once started, and answers a message { id, ... } with { id, ... } (carrying `error`
+ * when it failed). `ready` settles with that report; it and every unanswered call reject when the
+ * process exits. Other unasked messages are for the subclass's own 'message' listeners. `label`
+ * names the process in errors ("<label> <pid> exited ...").
+ */
+export class IpcChild {
+  constructor(script, args, label) {
+    this.label = label;
+    this.pending = new Map(); // request id -> { resolve, reject }
     this.exited = false;
     this.forkedAt = nowUs();
-    this.child = fork(memberScript, [JSON.stringify({ ...config, shareUrl: snapshotClusterShare() })], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'json',
-    });
+    this.child = forkChild(script, args);
     this.pid = this.child.pid;
-    children.add(this.child);
     this.ready = new Promise((resolve, reject) => {
       this.child.on('message', message => {
         if (message.type === 'ready') {
           this.info = message;
           resolve(message);
         } else if (message.type === 'ready-error') {
-          reject(new Error(`${config.impl} member ${this.pid} failed to start: ${message.code} ${message.message}`));
+          reject(new Error(`${label} ${this.pid} failed to start: ${message.code} ${message.message}`));
         } else if (message.id !== undefined) {
           const waiter = this.pending.get(message.id);
           this.pending.delete(message.id);
-          if (message.error) waiter?.reject(new Error(`${config.impl} member ${this.pid}: ${message.error}`));
+          if (message.error) waiter?.reject(new Error(`${label} ${this.pid}: ${message.error}`));
           else waiter?.resolve(message);
         }
       });
       this.child.on('exit', (code, signal) => {
         this.exited = true;
-        children.delete(this.child);
-        const err = new Error(`${config.impl} member ${this.pid} exited (${signal ?? code})`);
+        const err = new Error(`${label} ${this.pid} exited (${signal ?? code})`);
         reject(err);
         for (const waiter of this.pending.values()) waiter.reject(err);
         this.pending.clear();
@@ -203,13 +222,14 @@ export class Member {
     this.ready.catch(() => {});
   }
 
-  request(cmd, args = {}, timeoutMs = 120_000) {
-    if (this.exited) return Promise.reject(new Error(`${this.config.impl} member ${this.pid} has exited`));
+  /** Sends `message` with a fresh id; resolves with the answer (no deadline). */
+  call(message) {
+    if (this.exited) return Promise.reject(new Error(`${this.label} ${this.pid} has exited`));
     const id = nextRequestId++;
-    return within(new Promise((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.child.send({ cmd, id, args });
-    }), timeoutMs, `${this.config.impl} member ${this.pid}: no answer to ${cmd} within ${timeoutMs} ms`);
+      this.child.send({ ...message, id });
+    });
   }
 
   kill() {
@@ -218,6 +238,19 @@ export class Member {
       this.child.once('exit', () => resolve());
       this.child.kill('SIGKILL');
     });
+  }
+}
+
+/** One forked member.mjs process. */
+export class Member extends IpcChild {
+  /** config: { impl, port, name?, mode?, upstreamPort? } (shareUrl is added). */
+  constructor(config) {
+    super(memberScript, [JSON.stringify({ ...config, shareUrl: snapshotClusterShare() })], `${config.impl} member`);
+    this.config = config;
+  }
+
+  request(cmd, args = {}, timeoutMs = 120_000) {
+    return within(this.call({ cmd, args }), timeoutMs, `${this.label} ${this.pid}: no answer to ${cmd} within ${timeoutMs} ms`);
   }
 }
 
@@ -278,8 +311,7 @@ export class Group {
 
 /** The config server fixture (lib/config-server.mjs) in its own process. */
 export async function startConfigServer() {
-  const child = fork(configServerScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
-  children.add(child);
+  const child = forkChild(configServerScript);
   const pending = new Map();
   let port;
   await within(new Promise((resolve, reject) => {
@@ -307,10 +339,7 @@ export async function startConfigServer() {
     set: (key, value) => request('set', { key, value }),
     stop: () => new Promise(resolve => {
       if (child.exitCode !== null) return resolve();
-      child.once('exit', () => {
-        children.delete(child);
-        resolve();
-      });
+      child.once('exit', () => resolve());
       child.kill('SIGKILL');
     }),
   };
