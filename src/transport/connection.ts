@@ -27,7 +27,8 @@ export interface ConnectionHandler {
 
 interface Pending {
   callback: ResponseCallback;
-  timer: NodeJS.Timeout;
+  /** When it times out (Date.now() ms). */
+  deadline: number;
   /** What the request was, for error messages (e.g. the method name). */
   label: string;
   timeout: number;
@@ -66,8 +67,8 @@ function uncork(conn: Connection): void {
   conn.flush();
 }
 
-function onTimeout(conn: Connection, id: number): void {
-  conn.expire(id);
+function onSweep(conn: Connection): void {
+  conn.sweep();
 }
 
 export class Connection implements FrameSink {
@@ -92,6 +93,9 @@ export class Connection implements FrameSink {
   #packetsIn = 0;
   #packetsAtArm = 0;
   #frameTimer: NodeJS.Timeout | undefined;
+  /** The one timer for request timeouts, and the deadline it is armed for. */
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweepAt = 0;
 
   constructor(socket: Socket, handler: ConnectionHandler, limits: ConnectionLimits) {
     this.socket = socket;
@@ -175,9 +179,20 @@ export class Connection implements FrameSink {
       process.nextTick(callback, this.errors.closed(label, this.#closeReason));
       return;
     }
-    const timer = setTimeout(onTimeout, timeout, this, id);
-    this.#pending.set(id, { callback, timer, label, timeout });
+    const deadline = Date.now() + timeout;
+    this.#pending.set(id, { callback, deadline, label, timeout });
+    // One timer per connection, armed for the earliest deadline, instead of one per request.
+    if (this.#sweepTimer === undefined || deadline < this.#sweepAt) this.#armSweep(deadline);
     this.write(buf);
+  }
+
+  #armSweep(at: number): void {
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepAt = at;
+    this.#sweepTimer = setTimeout(onSweep, Math.max(0, at - Date.now()), this);
+    // Left armed when the requests are answered (re-arming per call is what it saves); the
+    // socket, not this timer, keeps the process alive.
+    this.#sweepTimer.unref();
   }
 
   /** Resolves once no request is waiting for an answer (at once if none is). */
@@ -186,17 +201,27 @@ export class Connection implements FrameSink {
     return new Promise(resolve => this.#idleWaiters.push(resolve));
   }
 
-  /** @internal a request timed out. */
-  expire(id: number): void {
-    const pending = this.#take(id);
-    if (pending) pending.callback(this.errors.timeout(pending.label, pending.timeout));
+  /** @internal The sweep timer fired: fails the requests past their deadline, re-arms for the next one. */
+  sweep(): void {
+    this.#sweepTimer = undefined;
+    const now = Date.now();
+    let next = Infinity;
+    const expired: number[] = [];
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadline <= now) expired.push(id);
+      else if (pending.deadline < next) next = pending.deadline;
+    }
+    if (next !== Infinity) this.#armSweep(next);
+    for (const id of expired) {
+      const pending = this.#take(id);
+      if (pending) pending.callback(this.errors.timeout(pending.label, pending.timeout));
+    }
   }
 
   #take(id: number): Pending | undefined {
     const pending = this.#pending.get(id);
     if (!pending) return undefined;
     this.#pending.delete(id);
-    clearTimeout(pending.timer);
     if (this.#pending.size === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
@@ -244,6 +269,7 @@ export class Connection implements FrameSink {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#frameTimer) clearTimeout(this.#frameTimer);
+    if (this.#sweepTimer) clearTimeout(this.#sweepTimer);
     this.#decoder.reset();
     const reason = this.#closeReason;
     for (const id of [...this.#pending.keys()]) {
