@@ -8,8 +8,10 @@
 //   server → client  {"op":"error","id":1,"message":"..."}               bad request
 //
 // It counts the TCP connections it has accepted and those still open, which is how the demo
-// proves that N processes use ONE upstream connection.
+// proves that N processes use ONE upstream connection. Reading and writing lines is
+// config-protocol.mjs's (readLines, sendLine), shared with the client.
 import net from 'node:net';
+import { readLines, sendLine } from './config-protocol.mjs';
 
 /**
  * Starts the server on an ephemeral port. `initial` is `{ key: value }`.
@@ -22,16 +24,12 @@ export function startConfigServer(initial = {}) {
   const sockets = new Set();
   let accepted = 0;
 
-  const send = (socket, message) => {
-    if (!socket.destroyed) socket.write(JSON.stringify(message) + '\n');
-  };
-
   const handle = (socket, line) => {
     let msg;
     try {
       msg = JSON.parse(line);
     } catch {
-      send(socket, { op: 'error', message: 'not JSON' });
+      sendLine(socket, { op: 'error', message: 'not JSON' });
       return;
     }
     switch (msg?.op) {
@@ -42,27 +40,17 @@ export function startConfigServer(initial = {}) {
         break;
       }
       case 'get':
-        send(socket, { op: 'value', id: msg.id, key: msg.key, value: values.get(msg.key) ?? null });
+        sendLine(socket, { op: 'value', id: msg.id, key: msg.key, value: values.get(msg.key) ?? null });
         break;
       default:
-        send(socket, { op: 'error', id: msg?.id, message: `unknown op ${JSON.stringify(msg?.op)}` });
+        sendLine(socket, { op: 'error', id: msg?.id, message: `unknown op ${JSON.stringify(msg?.op)}` });
     }
   };
 
   const server = net.createServer(socket => {
     accepted++;
     sockets.add(socket);
-    socket.setEncoding('utf8');
-    let buffer = '';
-    socket.on('data', chunk => {
-      buffer += chunk;
-      let end;
-      while ((end = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, end);
-        buffer = buffer.slice(end + 1);
-        if (line.trim() !== '') handle(socket, line);
-      }
-    });
+    readLines(socket, line => handle(socket, line));
     socket.on('error', () => {}); // a client that goes away is not our problem
     socket.on('close', () => {
       sockets.delete(socket);
@@ -83,7 +71,7 @@ export function startConfigServer(initial = {}) {
         set(key, value) {
           values.set(key, value);
           const set = watchers.get(key) ?? new Set();
-          for (const socket of set) send(socket, { op: 'change', key, value });
+          for (const socket of set) sendLine(socket, { op: 'change', key, value });
           return set.size;
         },
         close: () =>

@@ -2,6 +2,7 @@
 // the bare socket floor and (ConfigClient) a process that uses its own upstream connection.
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { ConfigConnection } from '../../example/config-protocol.mjs';
 
 /**
  * BenchClient: `async echo(v)` returns its argument; `hit()` (delegated as invokeOneway) counts
@@ -57,14 +58,12 @@ export class BenchClient extends EventEmitter {
 
 /**
  * ConfigClient: a client of the config server fixture (lib/config-server.mjs). It opens ONE TCP
- * connection in its constructor and is ready when connected.
+ * connection in its constructor and is ready when connected. The protocol (get, watch, pushed
+ * changes) is the example's: ConfigConnection from example/config-protocol.mjs.
  */
 export class ConfigClient extends EventEmitter {
   #socket;
-  #buffer = '';
-  #nextId = 1;
-  #pending = new Map(); // id → { resolve, reject }
-  #listeners = new Map(); // key → [listener]
+  #connection;
   #readyWaiters = [];
   #readyState = null; // null: starting; true; or an Error
 
@@ -73,15 +72,10 @@ export class ConfigClient extends EventEmitter {
     this.options = options;
     this.#socket = net.connect({ host: '127.0.0.1', port: options.port });
     this.#socket.setNoDelay(true);
-    this.#socket.setEncoding('utf8');
+    this.#connection = new ConfigConnection(this.#socket);
     this.#socket.once('connect', () => this.#settle(true));
     this.#socket.on('error', err => {
       if (this.#readyState === null) this.#settle(err);
-    });
-    this.#socket.on('data', chunk => this.#onData(chunk));
-    this.#socket.on('close', () => {
-      for (const { reject } of this.#pending.values()) reject(new Error('config server connection closed'));
-      this.#pending.clear();
     });
   }
 
@@ -95,56 +89,21 @@ export class ConfigClient extends EventEmitter {
     for (const callback of this.#readyWaiters.splice(0)) callback(state === true ? undefined : state);
   }
 
-  /** One `subscribe` request goes upstream per key; the server answers with the current value. */
+  /** One `watch` request goes upstream per key; the server answers with the current value. */
   subscribe(reg, listener) {
-    let list = this.#listeners.get(reg.key);
-    if (!list) {
-      this.#listeners.set(reg.key, (list = []));
-      this.#send({ op: 'subscribe', key: reg.key });
-    }
-    list.push(listener);
+    this.#connection.subscribe(reg.key, listener);
   }
 
   unSubscribe(reg, listener) {
-    const list = this.#listeners.get(reg.key) ?? [];
-    this.#listeners.set(reg.key, listener ? list.filter(l => l !== listener) : []);
+    this.#connection.unSubscribe(reg.key, listener);
   }
 
   async getConfig(key) {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#send({ op: 'get', key, id });
-    });
+    return this.#connection.getConfig(key);
   }
 
   async close() {
     this.#socket.end();
-  }
-
-  #send(message) {
-    this.#socket.write(JSON.stringify(message) + '\n');
-  }
-
-  #onData(chunk) {
-    this.#buffer += chunk;
-    let end;
-    while ((end = this.#buffer.indexOf('\n')) >= 0) {
-      const line = this.#buffer.slice(0, end);
-      this.#buffer = this.#buffer.slice(end + 1);
-      if (line !== '') this.#onMessage(JSON.parse(line));
-    }
-  }
-
-  #onMessage(msg) {
-    if (msg.op === 'change') {
-      for (const listener of this.#listeners.get(msg.key) ?? []) listener(msg.value);
-      return;
-    }
-    const pending = this.#pending.get(msg.id);
-    if (!pending) return;
-    this.#pending.delete(msg.id);
-    pending.resolve(msg.value);
   }
 }
 
