@@ -9,10 +9,8 @@
 // Per cell (payload × calls in flight per follower: 1 or 16) the implementations run one after
 // the other, in an order that rotates from cell to cell; each runs warm-up + duration, measured
 // in the followers (process.hrtime around each call). See benchmark/README.md.
-import {
-  COMMON_USAGE, Group, IMPL_LABEL, fmtBytes, fmtInt, fmtRatio, fmtUs, mergeRuns, nowUs, parseOptions,
-  printMachine, printTable, ratio, runIfMain, sleep, writeResult,
-} from './lib/harness.mjs';
+import { runGroupScenario, windowMs, withGroups } from './lib/group-scenario.mjs';
+import { COMMON_USAGE, IMPL_LABEL, fmtBytes, fmtInt, fmtRatio, fmtUs, mergeRuns, nowUs, printTable, ratio, sleep } from './lib/harness.mjs';
 
 export const USAGE = `usage: node benchmark/invoke.mjs [options]
   --duration MS    measured time per cell (default 2500; --quick 700)
@@ -38,14 +36,11 @@ export async function measureCell(groups, order, { method = 'echo', payloadSize,
 }
 
 export async function run({ quick = false, impls, duration, warmup, followers = 3 }) {
-  const durationMs = duration ?? (quick ? 700 : 2500);
-  const warmupMs = warmup ?? (quick ? 200 : 500);
+  const { warmupMs, durationMs } = windowMs({ quick, warmup, duration });
   console.log(`\n== invoke: echo(string payload), 1 leader + ${followers} followers (only followers call); ` +
     `${warmupMs} ms warm-up + ${durationMs} ms per cell and implementation`);
-  const groups = {};
   const cells = [];
-  try {
-    for (const impl of impls) groups[impl] = await Group.start(impl, followers);
+  const warnings = await withGroups(impls, followers, async groups => {
     // A first, unmeasured pass per group (every payload size), so the first cell does not pay
     // for JIT compilation and buffer growth that the later cells would not.
     const primeMs = quick ? 200 : 400;
@@ -60,10 +55,10 @@ export async function run({ quick = false, impls, duration, warmup, followers = 
         cells.push({ payloadBytes: payloadSize, inflight, order, results });
       }
     }
-    for (const impl of impls) groups[impl].warnings = await groups[impl].logs();
-  } finally {
-    await Promise.all(Object.values(groups).map(g => g.stop()));
-  }
+    const logs = {};
+    for (const impl of impls) logs[impl] = await groups[impl].logs();
+    return logs;
+  });
 
   for (const cell of cells) {
     const cs = cell.results['cluster-share'];
@@ -81,7 +76,6 @@ export async function run({ quick = false, impls, duration, warmup, followers = 
     };
   }
   print(cells, impls, { followers, warmupMs, durationMs });
-  const warnings = Object.fromEntries(impls.map(i => [i, groups[i]?.warnings ?? null]));
   return { scenario: 'invoke', config: { followers, warmupMs, durationMs, payload: 'ASCII string of the given size', payloads: PAYLOADS, inflight: INFLIGHT }, cells, warnings };
 }
 
@@ -105,19 +99,4 @@ export function print(cells, impls, { followers, warmupMs, durationMs }) {
     { leftColumns: 3, note: 'ratios: calls/s above 1 = cluster-share faster; p50/p99 below 1 = cluster-share lower latency' });
 }
 
-runIfMain(import.meta.url, async () => {
-  const opts = parseOptions(USAGE, {
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    followers: { type: 'string', default: '3' },
-  });
-  printMachine();
-  const result = await run({
-    quick: opts.quick,
-    impls: opts.impls,
-    duration: opts.duration === undefined ? undefined : Number(opts.duration),
-    warmup: opts.warmup === undefined ? undefined : Number(opts.warmup),
-    followers: Number(opts.followers),
-  });
-  console.log(`\nresults written to ${writeResult('invoke', result)}`);
-});
+runGroupScenario(import.meta.url, 'invoke', USAGE, run);

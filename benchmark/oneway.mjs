@@ -10,10 +10,8 @@
 // yet received to B calls (no queue grows without bound in any implementation). The leader
 // counts the hits its DataClient received between two instants; that count per second is the
 // result. See benchmark/README.md.
-import {
-  COMMON_USAGE, Group, IMPL_LABEL, fmtInt, fmtRatio, nowUs, parseOptions, printMachine, printTable, ratio,
-  runIfMain, sleep, writeResult,
-} from './lib/harness.mjs';
+import { runGroupScenario, windowMs, withGroups } from './lib/group-scenario.mjs';
+import { COMMON_USAGE, IMPL_LABEL, fmtInt, fmtRatio, nowUs, printTable, ratio, sleep } from './lib/harness.mjs';
 
 export const USAGE = `usage: node benchmark/oneway.mjs [options]
   --duration MS    measured time per implementation (default 2500; --quick 700)
@@ -39,23 +37,18 @@ async function measure(group, { startAt, warmupMs, durationMs, batch }) {
 }
 
 export async function run({ quick = false, impls, duration, warmup, batch = 256, followers = 3 }) {
-  const durationMs = duration ?? (quick ? 700 : 2500);
-  const warmupMs = warmup ?? (quick ? 200 : 500);
+  const { warmupMs, durationMs } = windowMs({ quick, warmup, duration });
   console.log(`\n== oneway: hit(64 B string) as invokeOneway, 1 leader + ${followers} followers; batches of ${batch} + an awaited echo; ` +
     `${warmupMs} ms warm-up + ${durationMs} ms per implementation`);
-  const groups = {};
   const results = {};
-  try {
-    for (const impl of impls) groups[impl] = await Group.start(impl, followers);
+  await withGroups(impls, followers, async groups => {
     for (const impl of impls) {
       // An unmeasured pass first (JIT), then the measured one.
       await measure(groups[impl], { startAt: nowUs() + 60_000, warmupMs: 0, durationMs: quick ? 200 : 400, batch });
       results[impl] = await measure(groups[impl], { startAt: nowUs() + 60_000, warmupMs, durationMs, batch });
       await sleep(100);
     }
-  } finally {
-    await Promise.all(Object.values(groups).map(g => g.stop()));
-  }
+  });
   const cs = results['cluster-share']?.receivedPerSecond;
   const ratios = {
     clusterShareVsClusterClient: ratio(cs, results['cluster-client']?.receivedPerSecond),
@@ -70,21 +63,4 @@ export async function run({ quick = false, impls, duration, warmup, batch = 256,
   return { scenario: 'oneway', config: { followers, warmupMs, durationMs, batch, payload: 'ASCII string, 64 B' }, results, ratios };
 }
 
-runIfMain(import.meta.url, async () => {
-  const opts = parseOptions(USAGE, {
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    batch: { type: 'string', default: '256' },
-    followers: { type: 'string', default: '3' },
-  });
-  printMachine();
-  const result = await run({
-    quick: opts.quick,
-    impls: opts.impls,
-    duration: opts.duration === undefined ? undefined : Number(opts.duration),
-    warmup: opts.warmup === undefined ? undefined : Number(opts.warmup),
-    batch: Number(opts.batch),
-    followers: Number(opts.followers),
-  });
-  console.log(`\nresults written to ${writeResult('oneway', result)}`);
-});
+runGroupScenario(import.meta.url, 'oneway', USAGE, run, { batch: { type: 'string', default: '256' } });
