@@ -13,36 +13,24 @@
  */
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { serializeJsonCodec } from '../src/protocol/codec.js';
 import { encodeInvokeArgs, encodePacket, nextRequestId } from '../src/protocol/packet.js';
-import type { LoopServed, LoopStats } from './fixtures/member.js';
-import { freePort, killAll, Member, spawnMember } from './helpers/group.js';
-import { RawPeer, within } from './helpers/raw-peer.js';
+import { failureCount, freePort, loopStats, Member, served, startLoop, stopLoop, trackMembers } from './helpers/group.js';
+import { RawPeer } from './helpers/raw-peer.js';
+import { within } from './helpers/within.js';
 
 const CHANNEL = 'FixtureClient';
 const DEADLINE = 30_000;
 const MiB = 1024 * 1024;
 
-const live = new Set<Member>();
-after(() => killAll(live));
-
-function spawn(...args: Parameters<typeof spawnMember>): Member {
-  const m = spawnMember(...args);
-  live.add(m);
-  return m;
-}
+const { live, spawn } = trackMembers();
 
 async function closeAll(members: Member[]): Promise<void> {
   await Promise.all(members.map(m => m.close()));
   for (const m of members) live.delete(m);
 }
 
-const startLoop = (m: Member): Promise<unknown> => m.command({ cmd: 'loop', action: 'start' });
-const stopLoop = (m: Member): Promise<LoopStats> => m.command({ cmd: 'loop', action: 'stop' }) as Promise<LoopStats>;
-const loopStats = (m: Member): Promise<LoopStats> => m.command({ cmd: 'loopStats' }) as Promise<LoopStats>;
-const served = (m: Member): Promise<LoopServed> => m.command({ cmd: 'loopServed' }) as Promise<LoopServed>;
-const failureCount = (s: LoopStats): number => Object.values(s.failures).reduce((a, b) => a + b, 0);
 const mib = (bytes: number): string => (bytes / MiB).toFixed(1);
 
 describe('a follower that stops reading', () => {

@@ -11,19 +11,15 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { ClusterOptions } from '../src/index.js';
-import type { LoopServed, LoopStats } from './fixtures/member.js';
-import { Member, RemoteError, freePort, killAll, leaderOf, spawnGroup, spawnMember } from './helpers/group.js';
+import type { LoopStats } from './fixtures/member.js';
+import {
+  Member, RemoteError, failureCount, freePort, killAll, leaderOf, loopStats, served, spawnGroup, startLoop, stopLoop, trackMembers,
+} from './helpers/group.js';
+import { within } from './helpers/within.js';
 
-const live = new Set<Member>();
-after(() => killAll(live));
-
-function spawn(options: ClusterOptions): Member {
-  const m = spawnMember(options);
-  live.add(m);
-  return m;
-}
+const { live, spawn } = trackMembers();
 
 async function group(n: number, options: ClusterOptions): Promise<Member[]> {
   const members = await spawnGroup(n, options);
@@ -31,32 +27,11 @@ async function group(n: number, options: ClusterOptions): Promise<Member[]> {
   return members;
 }
 
-/** `promise`, or a rejection naming `what()` if it takes longer than `ms` (a deadline, not a sleep). */
-async function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what()}: not done within ${ms}ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const startLoop = (m: Member): Promise<unknown> => m.command({ cmd: 'loop', action: 'start' });
-const stopLoop = (m: Member): Promise<LoopStats> => m.command({ cmd: 'loop', action: 'stop' }) as Promise<LoopStats>;
-const loopStats = (m: Member): Promise<LoopStats> => m.command({ cmd: 'loopStats' }) as Promise<LoopStats>;
-/** Resolves once a loop call started after now (after the command arrives) has succeeded. */
-const served = (m: Member): Promise<LoopServed> => m.command({ cmd: 'loopServed' }) as Promise<LoopServed>;
-
 /** Every member served again, within a generous deadline; returns the slowest wait. */
 async function allServed(members: Member[], what: string): Promise<number> {
   const waits = await within(Promise.all(members.map(served)), 30_000, () => `${what}: members ${members.map(m => m.pid).join(', ')} served again`);
   return Math.max(...waits.map(w => w.waitedMs));
 }
-
-const failureCount = (s: LoopStats): number => Object.values(s.failures).reduce((a, b) => a + b, 0);
 
 function describeStats(m: Member, s: LoopStats): string {
   return `pid ${m.pid}: ${s.ok} ok, failures ${JSON.stringify(s.failures)}${s.failureSamples.length ? `, first: ${JSON.stringify(s.failureSamples.slice(0, 3))}` : ''}`;

@@ -19,12 +19,13 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { encodePacket, encodeInvokeArgs, HEADER_LENGTH } from '../src/protocol/packet.js';
 import { serializeJsonCodec } from '../src/protocol/codec.js';
-import type { LoopServed, LoopStats } from './fixtures/member.js';
-import { freePort, killAll, type Member, spawnMember } from './helpers/group.js';
-import { type Ending, RawPeer, within } from './helpers/raw-peer.js';
+import { failureCount, freePort, type Member, served, startLoop, stopLoop, trackMembers } from './helpers/group.js';
+import { mulberry32 } from './helpers/random.js';
+import { type Ending, RawPeer } from './helpers/raw-peer.js';
+import { within } from './helpers/within.js';
 
 const FRAME_TIMEOUT = 500;
 /** The channel the members create (the DataClient class name). */
@@ -32,19 +33,7 @@ const CHANNEL = 'FixtureClient';
 /** Generous: the suite runs on loaded 2-core machines. */
 const DEADLINE = 20_000;
 
-const live = new Set<Member>();
-after(() => killAll(live));
-
-function spawn(...args: Parameters<typeof spawnMember>): Member {
-  const m = spawnMember(...args);
-  live.add(m);
-  return m;
-}
-
-const startLoop = (m: Member): Promise<unknown> => m.command({ cmd: 'loop', action: 'start' });
-const stopLoop = (m: Member): Promise<LoopStats> => m.command({ cmd: 'loop', action: 'stop' }) as Promise<LoopStats>;
-const served = (m: Member): Promise<LoopServed> => m.command({ cmd: 'loopServed' }) as Promise<LoopServed>;
-const failureCount = (s: LoopStats): number => Object.values(s.failures).reduce((a, b) => a + b, 0);
+const { live, spawn } = trackMembers();
 
 /** A header with the given fields (id 1, timeout 1000) and nothing after it. */
 function header(connLength: number, dataLength: number, kind = 0): Buffer {
@@ -71,18 +60,6 @@ function clientHello(): Buffer {
   ]);
   const handshake = Buffer.concat([Buffer.from([0x01, 0x00, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
   return Buffer.concat([Buffer.from([0x16, 0x03, 0x01, (handshake.length >> 8) & 0xff, handshake.length & 0xff]), handshake]);
-}
-
-/** mulberry32: a small seeded PRNG (floats in [0, 1)). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('hostile peers on the leader port', () => {

@@ -5,11 +5,12 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ClusterOptions } from '../../src/index.js';
 import type { FixtureOptions } from '../fixtures/data-client.js';
 import { fromIpc, toIpc } from '../fixtures/ipc-values.js';
-import type { Command, Impl, MemberConfig, MemberState, Resources, ValueSummary, WireError } from '../fixtures/member.js';
+import type { Command, Impl, LoopServed, LoopStats, MemberConfig, MemberState, Resources, ValueSummary, WireError } from '../fixtures/member.js';
 
 export type { Impl, MemberState, Resources, ValueSummary } from '../fixtures/member.js';
 
@@ -191,6 +192,31 @@ export async function spawnGroup(n: number, options: ClusterOptions, fixture?: F
 export async function killAll(members: Iterable<Member>): Promise<void> {
   await Promise.all([...members].map(m => (m.child.exitCode === null && m.child.signalCode === null ? m.kill() : undefined)));
 }
+
+/**
+ * The members a test file runs: `spawn` is spawnMember that also adds the member to `live`, and
+ * every member of `live` still running is killed after the file's tests (an `after` hook, so call
+ * this at the top level of the file). A test that closes a member itself deletes it from `live`.
+ */
+export function trackMembers(): { live: Set<Member>; spawn: typeof spawnMember } {
+  const live = new Set<Member>();
+  after(() => killAll(live));
+  const spawn: typeof spawnMember = (...args) => {
+    const m = spawnMember(...args);
+    live.add(m);
+    return m;
+  };
+  return { live, spawn };
+}
+
+// The fixture's call loop (test/fixtures/member.ts): `echo` called one at a time, for as long as it runs.
+export const startLoop = (m: Member): Promise<unknown> => m.command({ cmd: 'loop', action: 'start' });
+export const stopLoop = (m: Member): Promise<LoopStats> => m.command({ cmd: 'loop', action: 'stop' }) as Promise<LoopStats>;
+export const loopStats = (m: Member): Promise<LoopStats> => m.command({ cmd: 'loopStats' }) as Promise<LoopStats>;
+/** Resolves once a loop call started after now (after the command arrives) has succeeded. */
+export const served = (m: Member): Promise<LoopServed> => m.command({ cmd: 'loopServed' }) as Promise<LoopServed>;
+/** The loop's failed calls, all error codes together. */
+export const failureCount = (s: LoopStats): number => Object.values(s.failures).reduce((a, b) => a + b, 0);
 
 /** Which member leads (asks each one). */
 export async function leaderOf(members: Member[]): Promise<Member[]> {

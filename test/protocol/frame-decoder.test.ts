@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { ProtocolError } from '../../src/errors.js';
 import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder, type FrameDecoderLimits, type FrameSink } from '../../src/protocol/frame-decoder.js';
 import { type ConnObj, encodePacket, type Packet } from '../../src/protocol/packet.js';
+import { mulberry32 } from '../helpers/random.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -32,18 +33,6 @@ class Collector implements FrameSink {
 function setup(limits?: FrameDecoderLimits): { sink: Collector; decoder: FrameDecoder } {
   const sink = new Collector();
   return { sink, decoder: new FrameDecoder(sink, limits) };
-}
-
-/** mulberry32: small, seedable PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Integer in [min, max]. */
