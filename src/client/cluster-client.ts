@@ -218,9 +218,7 @@ export class ClusterClient extends Base implements RoleSink {
 
   // RoleSink: the follower lost its leader. Elect again; calls queue meanwhile.
   lost(role: Role, err: Error | undefined): void {
-    if (role !== this.#role || this.#isClosed()) return;
-    this.#role = undefined;
-    this.#setState('electing');
+    if (!this.#dropRole(role)) return;
     this.#options.logger.warn(`[cluster-share] "${this.#options.name}" lost its leader${err ? ` (${err.message})` : ''}; electing a new one`);
     this.#reelect().catch(error => this.emit('error', error));
   }
@@ -228,11 +226,17 @@ export class ClusterClient extends Base implements RoleSink {
   // RoleSink: the leader is handing over. Elect its successor now; new calls queue meanwhile and
   // the calls already sent are still answered on the old connection.
   leaderClosing(role: Role): void {
-    if (role !== this.#role || this.#isClosed()) return;
-    this.#role = undefined;
-    this.#setState('electing');
+    if (!this.#dropRole(role)) return;
     this.#options.logger.info(`[cluster-share] "${this.#options.name}": the leader is closing; electing its successor`);
     this.#reelect().catch(error => this.emit('error', error));
+  }
+
+  /** Stops using `role` if it is the current one (calls queue from now on). Returns whether it was. */
+  #dropRole(role: Role): boolean {
+    if (role !== this.#role || this.#isClosed()) return false;
+    this.#role = undefined;
+    this.#setState('electing');
+    return true;
   }
 
   async #reelect(): Promise<void> {
