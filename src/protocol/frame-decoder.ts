@@ -55,14 +55,28 @@ export class FrameDecoder {
     return this.#failed;
   }
 
-  /** Feeds received bytes; delivers every complete packet they finish. Never throws. */
-  push(chunk: Buffer): void {
-    if (this.#failed || chunk.length === 0) return;
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
-    while (!this.#failed && this.#buffered >= HEADER_LENGTH) {
-      if (!this.#decodeOne()) break;
+  /**
+   * Feeds received bytes and delivers the complete packets they finish, at most `limit` of them.
+   * Returns true if it stopped at the limit (more may be buffered: call `drain`). Never throws.
+   */
+  push(chunk: Buffer, limit = Infinity): boolean {
+    if (this.#failed) return false;
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
     }
+    return this.drain(limit);
+  }
+
+  /** Delivers up to `limit` buffered complete packets. Returns true if it stopped at the limit. */
+  drain(limit = Infinity): boolean {
+    let delivered = 0;
+    while (!this.#failed && this.#buffered >= HEADER_LENGTH) {
+      if (delivered >= limit) return true;
+      if (!this.#decodeOne()) break;
+      delivered++;
+    }
+    return false;
   }
 
   /** Drops buffered bytes (the connection is gone). */

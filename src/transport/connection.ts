@@ -59,6 +59,13 @@ export interface ConnectionLimits {
 
 let nextConnectionId = 1;
 
+/** Packets one connection may have handled per turn of the event loop before the others get theirs. */
+const PACKETS_PER_TURN = 64;
+
+function continueDecoding(conn: Connection): void {
+  conn.continueDecoding();
+}
+
 function checkFrameProgress(conn: Connection): void {
   conn.checkFrameProgress();
 }
@@ -104,12 +111,13 @@ export class Connection implements FrameSink {
     this.#decoder = new FrameDecoder(this, { maxFrameSize: limits.maxFrameSize });
     socket.setNoDelay(true);
     socket.on('data', chunk => {
-      this.#decoder.push(chunk as Buffer);
-      // Part of a packet is waiting for its remaining bytes: they must keep coming.
-      if (this.#decoder.bufferedBytes > 0 && !this.#frameTimer && !this.#closed) {
-        this.#packetsAtArm = this.#packetsIn;
-        this.#frameTimer = setTimeout(checkFrameProgress, limits.frameTimeout, this);
+      // A fair share per turn of the event loop: a peer that sends thousands of packets at once
+      // does not keep the others waiting until all of them are handled.
+      if (this.#decoder.push(chunk as Buffer, PACKETS_PER_TURN)) {
+        socket.pause();
+        setImmediate(continueDecoding, this);
       }
+      this.#watchPartialFrame();
     });
     socket.on('error', err => {
       this.#closeReason ??= err;
@@ -144,6 +152,25 @@ export class Connection implements FrameSink {
       return false;
     }
     return ok;
+  }
+
+  /** @internal Handles the next share of buffered packets; reads again once all are handled. */
+  continueDecoding(): void {
+    if (this.#closed) return;
+    if (this.#decoder.drain(PACKETS_PER_TURN)) {
+      setImmediate(continueDecoding, this);
+      return;
+    }
+    this.#watchPartialFrame();
+    this.socket.resume();
+  }
+
+  /** Part of a packet is waiting for its remaining bytes: they must keep coming (frameTimeout). */
+  #watchPartialFrame(): void {
+    if (this.#decoder.bufferedBytes > 0 && !this.#frameTimer && !this.#closed) {
+      this.#packetsAtArm = this.#packetsIn;
+      this.#frameTimer = setTimeout(checkFrameProgress, this.#limits.frameTimeout, this);
+    }
   }
 
   /**

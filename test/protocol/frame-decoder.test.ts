@@ -225,6 +225,25 @@ describe('FrameDecoder: chunking', () => {
   });
 });
 
+describe('FrameDecoder: a limit per call (fair share per turn)', () => {
+  test('push(chunk, limit) delivers at most limit packets and says more are buffered; drain() hands out the rest in order', () => {
+    const { sink, decoder } = setup();
+    const packets = Array.from({ length: 10 }, (_, i) => encodePacket(i + 1, false, 1000, { type: 'heartbeat' }));
+    assert.equal(decoder.push(Buffer.concat(packets), 3), true, 'stopped at the limit');
+    assert.deepEqual(sink.packets.map(p => p.id), [1, 2, 3]);
+    assert.equal(decoder.drain(3), true);
+    assert.deepEqual(sink.packets.map(p => p.id), [1, 2, 3, 4, 5, 6]);
+    assert.equal(decoder.drain(), false, 'everything delivered');
+    assert.deepEqual(sink.packets.map(p => p.id), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.equal(decoder.bufferedBytes, 0);
+    // Exactly at the limit with nothing left: not "more buffered".
+    assert.equal(decoder.push(Buffer.concat(packets.slice(0, 2)), 2), false);
+    // A partial packet left over is not "more" either: it waits for bytes, not for a turn.
+    assert.equal(decoder.push(packets[0]!.subarray(0, 10), 5), false);
+    assert.equal(decoder.bufferedBytes, 10);
+  });
+});
+
 describe('FrameDecoder: fatal errors', () => {
   const good = encodePacket(100, false, 3000, { type: 'heartbeat' });
 
