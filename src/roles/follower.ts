@@ -90,14 +90,15 @@ export class FollowerRole implements Role, ConnectionHandler {
     const socket = await connectSocket(options.endpoint, connectTimeout, signal, options.name);
     const role = new FollowerRole(options, sink, socket, publishMethod);
     // Closed while waiting for the registration answer: give up the connection at once.
-    const onAbort = (): void => role.conn.destroy(new ClientClosedError(options.name, 'closed while registering with the leader'));
+    const closed = (): ClientClosedError => new ClientClosedError(options.name, 'closed while registering with the leader');
+    const onAbort = (): void => role.conn.destroy(closed());
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (signal.aborted) onAbort();
       await role.#register(Date.now() + connectTimeout);
     } catch (err) {
       role.conn.destroy();
-      throw signal.aborted ? new ClientClosedError(options.name, 'closed while registering with the leader') : err;
+      throw signal.aborted ? closed() : err;
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
@@ -123,31 +124,21 @@ export class FollowerRole implements Role, ConnectionHandler {
   }
 
   /**
-   * True when the connection is probably dead without knowing it yet: this follower sent nothing
-   * for more than 3 heartbeat intervals (its process was stalled), so the leader has dropped it.
-   */
-  get stale(): boolean {
-    return !this.#retiring && !this.conn.closed && Date.now() - this.conn.lastWriteTime > 3 * this.options.heartbeatInterval;
-  }
-
-  /**
-   * If the connection is stale (see `stale`), gives it up and reports the leader lost, so the
-   * client elects and reconnects before anything else is written to the dead socket. Calls in
-   * flight on it fail with ERR_CLUSTER_LEADER_LOST. Returns whether it did.
+   * If the connection is stale, gives it up and reports the leader lost, so the client elects
+   * and reconnects before anything else is written to the dead socket. Stale: this follower sent
+   * nothing for more than 3 heartbeat intervals (its process was stalled), so the leader has
+   * dropped it without this process having read the close yet. Calls in flight on it fail with
+   * ERR_CLUSTER_LEADER_LOST. Returns whether it did.
    */
   dropIfStale(): boolean {
-    if (!this.stale) return false;
+    const silentFor = Date.now() - this.conn.lastWriteTime;
+    if (this.#retiring || this.conn.closed || silentFor <= 3 * this.options.heartbeatInterval) return false;
     const why = new Error(`this process sent nothing to the leader for more than 3 heartbeat intervals (a stalled event loop), so the leader has dropped it`);
     this.#retiring = true;
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
     this.conn.destroy(why);
     this.sink.lost(this, why);
     return true;
-  }
-
-  /** The codec in use with the leader: `tagged-v1` with a cluster-share leader, else the default. */
-  get codec(): Codec {
-    return this.#codec;
   }
 
   /** Decodes a value from the leader; a failure is an ERR_CLUSTER_DECODE error. */

@@ -135,6 +135,12 @@ export class DataClientHost {
   readonly methods: DelegateNames;
   /** Wrappers that receive the DataClient's events. */
   readonly eventTargets = new Set<EventEmitter>();
+  /**
+   * The richest codec this process speaks: subscription values are first encoded (and kept)
+   * with it, so values derived from it for other codecs lose nothing those could keep; local
+   * subscribers get their copies through it.
+   */
+  readonly snapshotCodec: Codec;
   readonly #ready: Promise<void>;
   readonly #topics = new Map<string, Topic>();
   #closed = false;
@@ -143,6 +149,7 @@ export class DataClientHost {
     this.options = options;
     this.realClient = realClient;
     this.methods = methods;
+    this.snapshotCodec = options.codecs[0] ?? options.transcode;
     if (realClient instanceof EventEmitter) relayEvents(realClient, this.eventTargets);
     this.#ready = waitReady(realClient);
     // Callers observe the failure through ready(); avoid an unhandled rejection meanwhile.
@@ -233,20 +240,12 @@ export class DataClientHost {
     });
   }
 
-  /**
-   * The codec a value is first encoded (and kept) with: the richest one in use, so values
-   * derived from it for other codecs lose nothing that codec could keep.
-   */
-  get #snapshotCodec(): Codec {
-    return this.options.codecs[0] ?? this.options.transcode;
-  }
-
   /** One upstream value: encode once per codec, remember it, send the same bytes to the subscribers. */
   #publishValue(topic: Topic, key: string, value: unknown): void {
     if (this.#closed) return;
     let encoded: EncodedValue;
     try {
-      encoded = new EncodedValue(value, this.#snapshotCodec);
+      encoded = new EncodedValue(value, this.snapshotCodec);
     } catch (err) {
       this.options.logger.warn(`[cluster-share] "${this.options.name}": subscription value for ${key} cannot be encoded; not delivered: ${(err as Error)?.message ?? err}`);
       return;

@@ -13,14 +13,14 @@ import type { Role, RoleKind, RoleSink } from './role.js';
 export class LocalRole implements Role, Subscriber {
   readonly host: DataClientHost;
   readonly sink: RoleSink;
-  /** Subscription values are copied through this codec (the richest this process has). */
+  /** Subscription values are copied through the host's snapshot codec. */
   readonly codec: Codec;
   readonly #events: EventEmitter;
 
   constructor(host: DataClientHost, sink: RoleSink, events: EventEmitter) {
     this.host = host;
     this.sink = sink;
-    this.codec = host.options.codecs[0] ?? host.options.transcode;
+    this.codec = host.snapshotCodec;
     this.#events = events;
     host.eventTargets.add(events);
   }
