@@ -11,10 +11,11 @@
  * ```
  */
 import { ClusterClient } from './client/cluster-client.js';
-import { checkDelegateTarget, type DelegateTarget, type Descriptor } from './delegates.js';
+import { checkDelegateTarget, type DelegateTarget, type Descriptor, invokeDelegate, onewayDelegate } from './delegates.js';
 import { InvalidArgumentError, InvalidDelegateError } from './errors.js';
-import { type InvokeCallback, isGeneratorFunction } from './roles/host.js';
+import { isGeneratorFunction } from './roles/host.js';
 import { type ClusterOptions, resolveOptions } from './options.js';
+import type { ClientStats } from './stats.js';
 import { symbols } from './symbols.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -67,8 +68,13 @@ export type DelegatedMethod<C, K, To extends DelegateTarget> =
             : () => Promise<void>;
 
 type SpecialMethod = 'subscribe' | 'unSubscribe' | 'publish' | 'close';
+/**
+ * Members of the client a DataClient method may replace: `close` (3.x) and `stats` (a DataClient
+ * of 3.x days may have its own; `cluster.stats(client)` always reaches ours).
+ */
+type Replaceable = 'close' | 'stats';
 /** Members of the client itself (and of EventEmitter / sdk-base) that are never auto-delegated. */
-type ReservedKeys = keyof ClusterClient;
+type ReservedKeys = Exclude<keyof ClusterClient, Replaceable>;
 
 type AutoInvokeKeys<C> = {
   [K in keyof C]-?: K extends string
@@ -87,7 +93,9 @@ type Instance<Cls extends DataClientClass> = InstanceType<Cls>;
 type AutoOf<Cls extends DataClientClass, O> = O extends { autoGenerate: false } ? unknown : AutoDelegates<Instance<Cls>>;
 
 /** A created client: the cluster client plus every delegated and overridden member. */
-export type CreatedClient<Cls extends DataClientClass, O, D> = ClusterClient & Omit<AutoOf<Cls, O>, keyof D> & D;
+export type CreatedClient<Cls extends DataClientClass, O, D> =
+  (Extract<keyof (AutoOf<Cls, O> & D), Replaceable> extends never ? ClusterClient : Omit<ClusterClient, keyof (AutoOf<Cls, O> & D)>)
+  & Omit<AutoOf<Cls, O>, keyof D> & D;
 
 // ---------------------------------------------------------------------------------------------
 // Runtime
@@ -98,31 +106,13 @@ function isAsyncFunction(fn: unknown): boolean {
   return typeof fn === 'function' && (fn.constructor?.name === 'AsyncFunction' || fn.constructor?.name === 'AsyncGeneratorFunction');
 }
 
-/** Members of the client that a delegate may not replace (`close` may be delegated, as in 3.x). */
+/** Members of the client that a delegate may not replace (`close` may be delegated, as in 3.x, and `stats`). */
 function isReserved(name: string): boolean {
-  return name !== 'close' && name in ClusterClient.prototype;
+  return name !== 'close' && name !== 'stats' && name in ClusterClient.prototype;
 }
 
 /** Methods the DataClient must have for a delegate to `to`. */
 const NEEDS_METHOD: ReadonlySet<DelegateTarget> = new Set(['invoke', 'invokeOneway', 'subscribe', 'publish']);
-
-function invokeDelegate(client: ClusterClient, method: string): (...args: unknown[]) => Promise<unknown> | undefined {
-  return (...args: unknown[]) => {
-    const last = args[args.length - 1];
-    if (typeof last === 'function') {
-      args.pop();
-      client[symbols.invoke](method, args, last as InvokeCallback);
-      return undefined;
-    }
-    return new Promise((resolve, reject) => {
-      client[symbols.invoke](method, args, (err, result) => (err ? reject(err) : resolve(result)));
-    });
-  };
-}
-
-function onewayDelegate(client: ClusterClient, method: string): (...args: unknown[]) => void {
-  return (...args: unknown[]) => client[symbols.invoke](method, args);
-}
 
 function delegateValue(client: ClusterClient, name: string, to: DelegateTarget): unknown {
   switch (to) {
@@ -158,7 +148,7 @@ export class ClientGenerator<Cls extends DataClientClass, O extends ClusterOptio
   delegate<K extends MethodKeys<Instance<Cls>>>(from: K): ClientGenerator<Cls, O, D & { [P in K]: InvokeMethod<Instance<Cls>[P]> }>;
   delegate<K extends MethodKeys<Instance<Cls>>, To extends 'invoke' | 'invokeOneway'>(from: K, to: To): ClientGenerator<Cls, O, D & { [P in K]: DelegatedMethod<Instance<Cls>, P, To> }>;
   delegate<K extends string, To extends SpecialMethod>(from: K, to: To): ClientGenerator<Cls, O, D & { [P in K]: DelegatedMethod<Instance<Cls>, P, To> }>;
-  delegate(from: string, to: DelegateTarget = 'invoke'): ClientGenerator<Cls, O, D> {
+  delegate(from: string, to: DelegateTarget = 'invoke'): unknown {
     if (typeof from !== 'string' || from === '') {
       throw new InvalidDelegateError(`delegate(from, to): from must be a non-empty method name, got ${typeof from}`);
     }
@@ -203,7 +193,7 @@ export class ClientGenerator<Cls extends DataClientClass, O extends ClusterOptio
         configurable: true,
       });
     }
-    return client as CreatedClient<Cls, O, D>;
+    return client as unknown as CreatedClient<Cls, O, D>;
   }
 }
 
@@ -231,6 +221,19 @@ function autoGenerate(DataClient: DataClientClass, descriptors: Map<string, Desc
  */
 export function cluster<Cls extends DataClientClass, O extends ClusterOptions = ClusterOptions>(DataClient: Cls, options?: O): ClientGenerator<Cls, O> {
   return new ClientGenerator(DataClient, options);
+}
+
+/**
+ * A snapshot of a client created by `cluster()` (see ClientStats), also when its DataClient's
+ * own `stats` method is delegated in place of `client.stats()`. Throws InvalidArgumentError at
+ * once if `client` is not one.
+ */
+export function stats(client: object): ClientStats {
+  const fn = client !== null && typeof client === 'object' ? (client as Record<symbol, unknown>)[symbols.stats] : undefined;
+  if (typeof fn !== 'function') {
+    throw new InvalidArgumentError('stats(client): client must be a client created by cluster-share\'s cluster()');
+  }
+  return (fn as () => ClientStats).call(client);
 }
 
 /**

@@ -60,6 +60,21 @@ export class ResponseTimeoutError extends ClusterShareError {
 }
 
 /**
+ * The caller aborted the call through its AbortSignal (`withCallOptions({ signal })`). The
+ * call may still run on the leader; its result, if it comes, is dropped. `cause` is the
+ * signal's reason.
+ */
+export class CallAbortedError extends ClusterShareError {
+  readonly method: string;
+  constructor(method: string, reason: unknown) {
+    const why = reason instanceof Error ? reason.message : reason === undefined ? 'no reason given' : String(reason);
+    super(`[cluster-share] ${method} was aborted: ${why}`, 'ERR_CLUSTER_ABORTED', { cause: reason });
+    this.name = 'AbortError';
+    this.method = method;
+  }
+}
+
+/**
  * The connection to the leader was lost while this call was in flight. The call may or may not
  * have run on the leader; it is never re-sent behind the caller's back (at most once).
  */

@@ -7,14 +7,14 @@
  * `.close`, `.APIClientBase` and every other export attached.
  */
 import { APIClientBase } from './api-client.js';
-import { close, cluster } from './cluster.js';
+import { close, cluster, stats } from './cluster.js';
 import { closeAll } from './client/cluster-client.js';
 import { closeOnSignal } from './shutdown.js';
 import * as errors from './errors.js';
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT, DEFAULT_RESPONSE_TIMEOUT } from './options.js';
 import { serializeJsonCodec, taggedCodec } from './protocol/codec.js';
 
-export { cluster, close, ClientGenerator } from './cluster.js';
+export { cluster, close, ClientGenerator, stats } from './cluster.js';
 export type {
   AutoDelegates, CreatedClient, DataClientClass, DelegatedMethod, InvokeMethod, MethodKeys, MethodResult,
   OnewayMethod, PublishMethod, SubscribeMethod, UnSubscribeMethod,
@@ -25,7 +25,11 @@ export { ClusterClient, closeAll } from './client/cluster-client.js';
 export { closeOnSignal, DEFAULT_SHUTDOWN_TIMEOUT } from './shutdown.js';
 export type { CloseOnSignalOptions } from './shutdown.js';
 export type { ClientState } from './client/cluster-client.js';
-export type { DelegateTarget } from './delegates.js';
+export type { CallOptions, DelegateTarget } from './delegates.js';
+export type {
+  ChannelStatus, ClientStats, ClusterClientEvents, ElectionEndEvent, ElectionReason, ElectionStartEvent, ElectionStats,
+  FollowerStats, LeaderStatus, Traffic,
+} from './stats.js';
 export {
   DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_LISTENERS, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT,
   DEFAULT_RESPONSE_TIMEOUT,
@@ -39,6 +43,7 @@ export * from './errors.js';
 const clusterShare = Object.assign(cluster, {
   cluster,
   close,
+  stats,
   closeAll,
   closeOnSignal,
   APIClientBase,

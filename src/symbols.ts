@@ -9,4 +9,7 @@ const publish: unique symbol = Symbol.for('ClusterClient#publish') as never;
 const invoke: unique symbol = Symbol.for('ClusterClient#invoke') as never;
 const close: unique symbol = Symbol.for('ClusterClient#close') as never;
 
-export const symbols = { subscribe, unSubscribe, publish, invoke, close } as const;
+/** Ours (3.x has no stats): `cluster.stats(client)` works even when a delegate replaced `client.stats`. */
+const stats: unique symbol = Symbol.for('cluster-share#stats') as never;
+
+export const symbols = { subscribe, unSubscribe, publish, invoke, close, stats } as const;

@@ -14,11 +14,18 @@
 import { debuglog } from 'node:util';
 import { Base } from 'sdk-base';
 import {
-  ClientClosedError, ConnectTimeoutError, InvalidArgumentError, PortConflictError, PortInUseError,
+  CallAbortedError, ClientClosedError, ConnectTimeoutError, InvalidArgumentError, PortConflictError, PortInUseError,
   ResponseTimeoutError, SubscribeTimeoutError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { delegateNames, type Descriptor, type DelegateNames } from '../delegates.js';
+import {
+  type CallOptions, checkCallOptions, delegateNames, type Descriptor, type DelegateNames, invokeDelegate, onewayDelegate,
+} from '../delegates.js';
+import type {
+  ClientStats, ClusterClientEvents, ElectionEndEvent, ElectionReason, ElectionStats,
+} from '../stats.js';
+import { describeEndpoint } from '../transport/endpoint.js';
+import { addTraffic, noTraffic } from '../transport/connection.js';
 import { DataClientHost, type InvokeCallback, SUBSCRIPTION_KEY_PREFIX } from '../roles/host.js';
 import { FollowerRole } from '../roles/follower.js';
 import { LeaderRole } from '../roles/leader.js';
@@ -45,6 +52,84 @@ interface QueuedCall {
   args: unknown[];
   callback: InvokeCallback | undefined;
   timer: NodeJS.Timeout;
+  /** Set for a call with per-call options: it learns where it was sent (to forget it on abort). */
+  control: CallControl | undefined;
+}
+
+/**
+ * One call made with per-call options (an AbortSignal, a timeout): settles exactly once, from
+ * the answer, the abort or its own timer, whichever comes first; what comes later is dropped.
+ */
+class CallControl {
+  readonly method: string;
+  readonly #callback: InvokeCallback | undefined;
+  readonly #signal: AbortSignal | undefined;
+  readonly #timer: NodeJS.Timeout | undefined;
+  readonly #deadline: number | undefined;
+  readonly #onAbort: () => void;
+  #settled = false;
+  /** Where the call went (a role and its id there), or the queue it waits in. */
+  #sent: { role: Role; id: number } | undefined;
+  #unqueue: (() => void) | undefined;
+
+  constructor(method: string, callback: InvokeCallback | undefined, call: Readonly<CallOptions>) {
+    this.method = method;
+    this.#callback = callback;
+    this.#signal = call.signal;
+    this.#onAbort = () => this.#giveUp(new CallAbortedError(method, this.#signal?.reason));
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (call.timeout !== undefined) {
+      this.#deadline = Date.now() + call.timeout;
+      const timeout = call.timeout;
+      this.#timer = setTimeout(() => this.#giveUp(new ResponseTimeoutError(method, timeout, 'the per-call timeout passed')), timeout);
+    }
+  }
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** Time left for the role to wait for the answer (undefined: the role's own responseTimeout). */
+  remaining(): number | undefined {
+    return this.#deadline === undefined ? undefined : Math.max(1, this.#deadline - Date.now());
+  }
+
+  /** The call now waits in the queue; `unqueue` takes it out. */
+  queued(unqueue: () => void): void {
+    this.#unqueue = unqueue;
+  }
+
+  sent(role: Role, id: number): void {
+    this.#unqueue = undefined;
+    this.#sent = { role, id };
+  }
+
+  /** The answer (or the role's error): passed on unless the call already gave up. */
+  readonly settle = (err: unknown, result?: unknown): void => {
+    if (this.#settled) {
+      debug('%s: late %s dropped (the call was aborted or timed out)', this.method, err ? 'error' : 'result');
+      return;
+    }
+    this.#finish();
+    this.#callback?.(err, result);
+  };
+
+  #giveUp(err: Error): void {
+    if (this.#settled) return;
+    this.#unqueue?.();
+    if (this.#sent) this.#sent.role.forget(this.#sent.id);
+    this.#finish();
+    if (this.#callback) this.#callback(err);
+    else debug('oneway %s dropped: %s', this.method, err.message);
+  }
+
+  #finish(): void {
+    this.#settled = true;
+    this.#unqueue = undefined;
+    this.#sent = undefined;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+  }
 }
 
 /** Socket errors that mean "no leader right now": compete again. */
@@ -83,6 +168,16 @@ export async function closeAll(): Promise<void> {
   await Promise.allSettled(clients.filter(c => c.isClusterClientLeader).map(c => c[symbols.close]()));
 }
 
+/** Typed overloads of the emitter methods for the events in ClusterClientEvents (merged into the class). */
+export interface ClusterClient {
+  on<E extends keyof ClusterClientEvents>(event: E, listener: (...args: ClusterClientEvents[E]) => void): this;
+  on(event: string | symbol, listener: (...args: never[]) => void): this;
+  once<E extends keyof ClusterClientEvents>(event: E, listener: (...args: ClusterClientEvents[E]) => void): this;
+  once(event: string | symbol, listener: (...args: never[]) => void): this;
+  off<E extends keyof ClusterClientEvents>(event: E, listener: (...args: ClusterClientEvents[E]) => void): this;
+  off(event: string | symbol, listener: (...args: never[]) => void): this;
+}
+
 export class ClusterClient extends Base implements RoleSink {
   readonly #options: ResolvedOptions;
   readonly #createRealClient: () => object;
@@ -97,12 +192,22 @@ export class ClusterClient extends Base implements RoleSink {
   #closing: Promise<void> | undefined;
   /** Aborted by close(): stops an election in progress. */
   readonly #stopElecting = new AbortController();
+  /** Delegated invoke methods and where they go (for withCallOptions). */
+  readonly #invokeDelegates = new Map<string, 'invoke' | 'invokeOneway'>();
+  /** The election under way or the last one. */
+  #election: ElectionStats | undefined;
+  #elections = 0;
+  /** Traffic of the roles this client had before the current one. */
+  readonly #pastTraffic = noTraffic();
 
   constructor(options: ResolvedOptions, createRealClient: () => object, descriptors: ReadonlyMap<string, Descriptor>) {
     super();
     this.#options = options;
     this.#createRealClient = createRealClient;
     this.#names = delegateNames(descriptors);
+    for (const [name, d] of descriptors) {
+      if (d.type === 'delegate' && (d.to === 'invoke' || d.to === 'invokeOneway')) this.#invokeDelegates.set(name, d.to);
+    }
     this.setMaxListeners(options.maxListeners);
     openClients.add(this);
     this.#start().catch(err => this.#failStart(err));
@@ -134,7 +239,7 @@ export class ClusterClient extends Base implements RoleSink {
   }
 
   async #start(): Promise<void> {
-    const role = this.#options.singleMode ? await this.#createLocal() : await this.#elect();
+    const role = this.#options.singleMode ? await this.#createLocal() : await this.#elect('start');
     if (this.#isClosed()) {
       await role.close();
       return;
@@ -162,8 +267,16 @@ export class ClusterClient extends Base implements RoleSink {
   }
 
   /** Competes for the port until this process leads or follows, within the time budget. */
-  async #elect(): Promise<Role> {
+  async #elect(reason: ElectionReason): Promise<Role> {
     const o = this.#options;
+    // A new election round (a retry after a failed one keeps the first start time).
+    if (this.#election?.durationMs !== undefined || this.#election?.reason !== reason) {
+      const event = { name: o.name, reason, startedAt: Date.now() };
+      this.#election = { reason, startedAt: event.startedAt, durationMs: undefined, role: undefined };
+      debug('%s: election started (%s)', o.name, reason);
+      // On the next tick: the first election starts inside create(), before anyone could listen.
+      process.nextTick(() => this.emit('electionStart', event));
+    }
     const budget = o.isLeader === false ? o.maxWaitTime : o.connectTimeout;
     const deadline = Date.now() + budget;
     let lastError: unknown;
@@ -206,21 +319,37 @@ export class ClusterClient extends Base implements RoleSink {
   #adopt(role: Role): void {
     this.#role = role;
     this.#setState(role.kind === 'leader' ? 'leading' : role.kind === 'follower' ? 'following' : 'local');
+    this.#endElection(role);
     for (const [key, sub] of this.#subs) role.subscribe(key, sub.reg);
     for (const reg of this.#pubs.values()) role.publish(reg);
     const queue = this.#queue;
     this.#queue = [];
     for (const call of queue) {
       clearTimeout(call.timer);
-      this.#send(role, call.method, call.args, call.callback);
+      this.#send(role, call.method, call.args, call.callback, call.control);
     }
+  }
+
+  #endElection(role: Role): void {
+    const election = this.#election;
+    if (role.kind === 'local' || !election || election.durationMs !== undefined) return;
+    election.durationMs = Date.now() - election.startedAt;
+    election.role = role.kind === 'leader' ? 'leader' : 'follower';
+    this.#elections++;
+    const event: ElectionEndEvent = {
+      name: this.#options.name, reason: election.reason, startedAt: election.startedAt,
+      role: election.role, leaderPid: role.leaderPid, durationMs: election.durationMs,
+    };
+    debug('%s: election (%s) ended in %dms: %s, leader pid %s', event.name, event.reason, event.durationMs, event.role, event.leaderPid ?? 'unknown');
+    this.emit('electionEnd', event);
+    this.emit(event.role === 'leader' ? 'becomeLeader' : 'becomeFollower', event);
   }
 
   // RoleSink: the follower lost its leader. Elect again; calls queue meanwhile.
   lost(role: Role, err: Error | undefined): void {
     if (!this.#dropRole(role)) return;
     this.#options.logger.warn(`[cluster-share] "${this.#options.name}" lost its leader${err ? ` (${err.message})` : ''}; electing a new one`);
-    this.#reelect().catch(error => this.emit('error', error));
+    this.#reelect('leaderLost').catch(error => this.emit('error', error));
   }
 
   // RoleSink: the leader is handing over. Elect its successor now; new calls queue meanwhile and
@@ -228,21 +357,22 @@ export class ClusterClient extends Base implements RoleSink {
   leaderClosing(role: Role): void {
     if (!this.#dropRole(role)) return;
     this.#options.logger.info(`[cluster-share] "${this.#options.name}": the leader is closing; electing its successor`);
-    this.#reelect().catch(error => this.emit('error', error));
+    this.#reelect('leaderClosing').catch(error => this.emit('error', error));
   }
 
   /** Stops using `role` if it is the current one (calls queue from now on). Returns whether it was. */
   #dropRole(role: Role): boolean {
     if (role !== this.#role || this.#isClosed()) return false;
     this.#role = undefined;
+    addTraffic(this.#pastTraffic, role.traffic);
     this.#setState('electing');
     return true;
   }
 
-  async #reelect(): Promise<void> {
+  async #reelect(reason: ElectionReason): Promise<void> {
     for (let attempt = 0; !this.#isClosed(); attempt++) {
       try {
-        const role = await this.#elect();
+        const role = await this.#elect(reason);
         if (this.#isClosed()) {
           await role.close();
           return;
@@ -331,10 +461,18 @@ export class ClusterClient extends Base implements RoleSink {
    * Invokes `method` on the DataClient. With a callback: a call that expects an answer.
    * Without: oneway (no answer, failures are logged).
    */
-  [symbols.invoke](method: string, args: unknown[], callback?: InvokeCallback): void {
+  [symbols.invoke](method: string, args: unknown[], callback?: InvokeCallback, call?: Readonly<CallOptions>): void {
     if (this.#isClosed()) {
       if (callback) process.nextTick(callback, new ClientClosedError(this.#options.name, `${method} called after close`));
       return;
+    }
+    let control: CallControl | undefined;
+    if (call) {
+      if (call.signal?.aborted) {
+        if (callback) process.nextTick(callback, new CallAbortedError(method, call.signal.reason));
+        return;
+      }
+      if (call.signal || call.timeout !== undefined) control = new CallControl(method, callback, call);
     }
     // A follower whose process was stalled has been dropped by the leader: reconnect first, and
     // queue this call for the new leader instead of losing it on the dead socket.
@@ -342,26 +480,47 @@ export class ClusterClient extends Base implements RoleSink {
     if (current instanceof FollowerRole) current.dropIfStale();
     const role = this.#role;
     if (role) {
-      this.#send(role, method, args, callback);
+      this.#send(role, method, args, callback, control);
       return;
     }
+    this.#enqueue(method, args, callback, control);
+  }
+
+  /** No leader now: the call waits for the next one, at most responseTimeout (or its own timeout). */
+  #enqueue(method: string, args: unknown[], callback: InvokeCallback | undefined, control: CallControl | undefined): void {
     const { responseTimeout } = this.#options;
-    const call: QueuedCall = {
+    const unqueue = (): void => {
+      const index = this.#queue.indexOf(queued);
+      if (index >= 0) this.#queue.splice(index, 1);
+      clearTimeout(queued.timer);
+    };
+    const queued: QueuedCall = {
       method,
       args,
       callback,
+      control,
       timer: setTimeout(() => {
-        const index = this.#queue.indexOf(call);
-        if (index >= 0) this.#queue.splice(index, 1);
+        unqueue();
         const err = new ResponseTimeoutError(method, responseTimeout, 'no leader was available');
-        if (callback) callback(err);
+        if (control) control.settle(err);
+        else if (callback) callback(err);
         else this.#options.logger.warn(`[cluster-share] "${this.#options.name}" oneway ${method} dropped: ${err.message}`);
       }, responseTimeout),
     };
-    this.#queue.push(call);
+    control?.queued(unqueue);
+    this.#queue.push(queued);
   }
 
-  #send(role: Role, method: string, args: unknown[], callback: InvokeCallback | undefined): void {
+  #send(role: Role, method: string, args: unknown[], callback: InvokeCallback | undefined, control: CallControl | undefined): void {
+    if (control) {
+      if (control.settled) return;
+      if (callback) control.sent(role, role.invoke(method, args, control.settle, control.remaining()));
+      else {
+        control.settle(null);
+        role.invokeOneway(method, args);
+      }
+      return;
+    }
     if (callback) role.invoke(method, args, callback);
     else role.invokeOneway(method, args);
   }
@@ -371,7 +530,8 @@ export class ClusterClient extends Base implements RoleSink {
     this.#queue = [];
     for (const call of queue) {
       clearTimeout(call.timer);
-      call.callback?.(makeError(call));
+      if (call.control) call.control.settle(makeError(call));
+      else call.callback?.(makeError(call));
     }
   }
 
@@ -395,6 +555,66 @@ export class ClusterClient extends Base implements RoleSink {
   }
 
   /**
+   * The same client, whose delegated invoke methods take these per-call options: an AbortSignal
+   * and/or a timeout in ms instead of `responseTimeout`. Throws ERR_CLUSTER_INVALID_ARGUMENT on
+   * bad options.
+   *
+   * ```ts
+   * const data = await client.withCallOptions({ signal: AbortSignal.timeout(200) }).getData('key');
+   * ```
+   */
+  withCallOptions(options: CallOptions): this {
+    const call = checkCallOptions(options);
+    const made = new Map<PropertyKey, unknown>();
+    return new Proxy(this, {
+      get: (target, prop) => {
+        if (made.has(prop)) return made.get(prop);
+        const to = typeof prop === 'string' ? this.#invokeDelegates.get(prop) : undefined;
+        // Only the delegates the client still has (an override or a user's own value wins).
+        const own = Reflect.get(target, prop, target) as unknown;
+        let value: unknown = own;
+        if (to && typeof own === 'function') value = to === 'invoke' ? invokeDelegate(this, prop as string, call) : onewayDelegate(this, prop as string, call);
+        else if (typeof own === 'function') value = (own as (...args: unknown[]) => unknown).bind(target);
+        else return own;
+        made.set(prop, value);
+        return value;
+      },
+    });
+  }
+
+  /**
+   * A snapshot of this client: role, leader, calls, subscriptions, followers, traffic, elections.
+   * If the DataClient's own `stats` method is delegated, that one takes this name: use
+   * `cluster.stats(client)` then.
+   */
+  stats(): ClientStats {
+    return this[symbols.stats]();
+  }
+
+  [symbols.stats](): ClientStats {
+    const role = this.#role;
+    const traffic = addTraffic(noTraffic(), this.#pastTraffic);
+    if (role) addTraffic(traffic, role.traffic);
+    const o = this.#options;
+    return {
+      name: o.name,
+      state: this.#state,
+      role: role?.kind,
+      pid: process.pid,
+      leaderPid: role?.leaderPid,
+      endpoint: describeEndpoint(o.endpoint),
+      queuedCalls: this.#queue.length,
+      inFlightCalls: role?.inFlightCalls ?? 0,
+      subscriptions: this.#subs.size,
+      publications: this.#pubs.size,
+      followers: role?.followers() ?? [],
+      traffic,
+      elections: this.#elections,
+      lastElection: this.#election ? { ...this.#election } : undefined,
+    };
+  }
+
+  /**
    * Closes this client: a leader releases the port, answers the calls it already received and
    * closes the DataClient; a follower waits for its calls in flight. Idempotent.
    */
@@ -413,7 +633,10 @@ export class ClusterClient extends Base implements RoleSink {
     this.#subscribeTimers.clear();
     const role = this.#role;
     this.#role = undefined;
-    if (role) await role.close();
+    if (role) {
+      addTraffic(this.#pastTraffic, role.traffic);
+      await role.close();
+    }
     this.emit('close');
   }
 

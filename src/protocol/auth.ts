@@ -21,8 +21,11 @@ export function newNonce(): string {
   return randomBytes(16).toString('hex');
 }
 
-/** The proof `role` sends: HMAC-SHA256 of the channel and the two nonces, theirs first. */
-export function proof(secret: string, role: 'leader' | 'follower', channel: string, theirNonce: string, ownNonce: string): string {
+/**
+ * The proof `role` sends: HMAC-SHA256 of the channel and the two nonces, theirs first. An
+ * observer asking for the status proves with its own nonce twice and the channel "status".
+ */
+export function proof(secret: string, role: 'leader' | 'follower' | 'observer', channel: string, theirNonce: string, ownNonce: string): string {
   return createHmac('sha256', secret).update(`cluster-share ${role}\n${channel}\n${theirNonce}\n${ownNonce}`).digest('hex');
 }
 

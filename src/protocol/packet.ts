@@ -37,6 +37,14 @@ export interface ConnObj {
  */
 export const LEADER_CLOSING = 'leader_closing';
 
+/**
+ * Our extension: an observer's request for the leader's status (`cluster-share status`). Answered
+ * with STATUS_RES whose data is UTF-8 JSON (a LeaderStatus, or `{ error }`) whatever the codecs.
+ * Allowed before register_channel; cluster-client 3.x leaders never answer it.
+ */
+export const STATUS = 'status';
+export const STATUS_RES = 'status_res';
+
 /** A decoded packet. `data` is a view into the received bytes (not a copy). */
 export interface Packet {
   id: number;

@@ -11,7 +11,8 @@ import {
 import type { ResolvedOptions } from '../options.js';
 import { AUTH_CHALLENGE, newNonce, proof, proofMatches, readNonce } from '../protocol/auth.js';
 import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet } from '../protocol/packet.js';
-import { Connection, type ConnectionHandler, type RequestErrors } from '../transport/connection.js';
+import type { FollowerStats } from '../stats.js';
+import { Connection, type ConnectionHandler, type RequestErrors, type Traffic } from '../transport/connection.js';
 import { connectTo, describeEndpoint, type Endpoint } from '../transport/endpoint.js';
 import type { InvokeCallback } from './host.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
@@ -69,6 +70,10 @@ export class FollowerRole implements Role, ConnectionHandler {
   /** The last bad frame from the peer (during registration it means a foreign program). */
   #protocolError: ProtocolError | undefined;
   #closing: Promise<void> | undefined;
+  /** The leader's pid, if it said (our extension of register_channel_res). */
+  #leaderPid: number | undefined;
+  /** Calls sent and not answered (heartbeats not counted). */
+  #inFlight = 0;
 
   private constructor(options: ResolvedOptions, sink: RoleSink, socket: net.Socket, publishMethod: string | undefined) {
     this.options = options;
@@ -120,7 +125,19 @@ export class FollowerRole implements Role, ConnectionHandler {
   }
 
   get leaderPid(): number | undefined {
-    return undefined;
+    return this.#leaderPid;
+  }
+
+  get inFlightCalls(): number {
+    return this.#inFlight;
+  }
+
+  get traffic(): Traffic {
+    return { ...this.conn.traffic };
+  }
+
+  followers(): FollowerStats[] {
+    return [];
   }
 
   /**
@@ -196,7 +213,8 @@ export class FollowerRole implements Role, ConnectionHandler {
         const id = nextRequestId();
         // `codecs` is our extension (a 3.x leader ignores it): the codecs we speak, best first. Sent
         // even when empty, so a cluster-share leader knows this follower understands leader_closing.
-        const connObj = { type: 'register_channel', channelName: name, codecs: codecs.map(c => c.name), ...(auth ? { auth } : {}) };
+        // `pid` (also ours) lets the leader show who its followers are.
+        const connObj = { type: 'register_channel', channelName: name, codecs: codecs.map(c => c.name), pid: process.pid, ...(auth ? { auth } : {}) };
         this.conn.request(id, encodePacket(id, false, wait, connObj), wait + REGISTER_ANSWER_MARGIN, `register_channel "${name}"`, onAnswer);
       };
 
@@ -218,6 +236,7 @@ export class FollowerRole implements Role, ConnectionHandler {
           }
           const chosen = connObj.codec;
           this.#codec = codecs.find(c => c.name === chosen) ?? this.options.transcode;
+          this.#leaderPid = Number.isSafeInteger(connObj.pid) && (connObj.pid as number) > 0 ? connObj.pid as number : undefined;
           debug('%s: registered, codec %s', name, chosen ?? 'default');
           this.#registered = true;
           return settle(undefined);
@@ -259,17 +278,18 @@ export class FollowerRole implements Role, ConnectionHandler {
     this.#heartbeatTimer.unref();
   }
 
-  invoke(method: string, args: unknown[], callback: InvokeCallback): void {
-    const { responseTimeout } = this.options;
+  invoke(method: string, args: unknown[], callback: InvokeCallback, timeout = this.options.responseTimeout): number {
     const id = nextRequestId();
     let buf: Buffer;
     try {
-      buf = encodePacket(id, false, responseTimeout, { type: 'invoke', method, argLength: args.length, oneway: false }, encodeInvokeArgs(args, this.#codec));
+      buf = encodePacket(id, false, timeout, { type: 'invoke', method, argLength: args.length, oneway: false }, encodeInvokeArgs(args, this.#codec));
     } catch (err) {
       process.nextTick(callback, err);
-      return;
+      return 0;
     }
-    this.conn.request(id, buf, responseTimeout, method, (err, packet) => {
+    this.#inFlight++;
+    this.conn.request(id, buf, timeout, method, (err, packet) => {
+      this.#inFlight--;
       if (err) return callback(err);
       let value: unknown;
       try {
@@ -280,6 +300,11 @@ export class FollowerRole implements Role, ConnectionHandler {
       if (packet!.connObj.success === true) callback(null, value);
       else callback(reviveError(value as SerializedError));
     });
+    return id;
+  }
+
+  forget(id: number): void {
+    if (this.conn.forget(id)) this.#inFlight--;
   }
 
   invokeOneway(method: string, args: unknown[]): void {

@@ -213,6 +213,14 @@ export class DataClientHost {
     this.#topics.get(key)?.subscribers.delete(subscriber);
   }
 
+  /** Subscription keys held upstream, or those `subscriber` holds. */
+  subscriptionCount(subscriber?: Subscriber): number {
+    if (!subscriber) return this.#topics.size;
+    let count = 0;
+    for (const topic of this.#topics.values()) if (topic.subscribers.has(subscriber)) count++;
+    return count;
+  }
+
   /** Removes a subscriber from every key (its connection closed). */
   removeSubscriber(subscriber: Subscriber): void {
     for (const topic of this.#topics.values()) topic.subscribers.delete(subscriber);

@@ -5,9 +5,12 @@
 import type { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { HeartbeatTimeoutError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
-import { chooseCodec } from '../protocol/codec.js';
-import { type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet } from '../protocol/packet.js';
-import type { Connection, ConnectionHandler } from '../transport/connection.js';
+import { chooseCodec, codecName } from '../protocol/codec.js';
+import {
+  type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet, STATUS,
+} from '../protocol/packet.js';
+import type { ChannelStatus, FollowerStats } from '../stats.js';
+import { addTraffic, noTraffic, type Connection, type ConnectionHandler, type Traffic } from '../transport/connection.js';
 import type { ChannelHandler, PortServer } from '../transport/port-server.js';
 import type { DataClientHost, Subscriber } from './host.js';
 import { LocalRole } from './local.js';
@@ -23,18 +26,28 @@ class FollowerLink implements Subscriber {
   readonly codec: Codec;
   /** A cluster-share follower (it sent `codecs`): it understands leader_closing and ends its side. */
   readonly knowsClosing: boolean;
-  constructor(conn: Connection, timeout: number, codec: Codec, knowsClosing: boolean) {
+  /** The follower's pid, if it said (our extension of register_channel). */
+  readonly pid: number | undefined;
+  /** Its calls running now. */
+  inFlight = 0;
+  constructor(conn: Connection, timeout: number, codec: Codec, knowsClosing: boolean, pid: number | undefined) {
     this.conn = conn;
     this.timeout = timeout;
     this.codec = codec;
     this.knowsClosing = knowsClosing;
+    this.pid = pid;
   }
 
   /** Sends the already-encoded value: the head is new, the data bytes are shared by all followers. */
   deliver(key: string, data: Buffer): void {
-    this.conn.write(encodePacketHead(nextRequestId(), false, this.timeout, { type: 'subscribe_result', key }, data.length));
+    this.conn.write(encodePacketHead(nextRequestId(), false, this.timeout, { type: 'subscribe_result', key }, data.length), 0);
     this.conn.write(data);
   }
+}
+
+/** A pid as a follower sent it: a positive integer, else unknown. */
+function readPid(value: unknown): number | undefined {
+  return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : undefined;
 }
 
 export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionHandler {
@@ -42,6 +55,8 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
   readonly #links = new Map<Connection, FollowerLink>();
   readonly #heartbeatTimer: NodeJS.Timeout | undefined;
   #inFlight = 0;
+  /** Traffic of the followers that already left. */
+  readonly #pastTraffic = noTraffic();
   #drained: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
@@ -70,12 +85,13 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     const { options } = this.host;
     // A cluster-share follower offers codecs; a 3.x follower offers none and keeps serialize-json.
     const chosen = options.codecs.length > 0 ? chooseCodec(packet.connObj.codecs) : undefined;
-    const link = new FollowerLink(conn, options.responseTimeout, chosen ?? options.transcode, Array.isArray(packet.connObj.codecs));
+    const link = new FollowerLink(conn, options.responseTimeout, chosen ?? options.transcode, Array.isArray(packet.connObj.codecs), readPid(packet.connObj.pid));
     this.#links.set(conn, link);
     debug('%s: follower #%d registered (codec %s)', options.name, conn.id, chosen?.name ?? 'default');
     // The answer itself is in the default codec: the follower switches after reading it.
     const answer = (body: unknown): void => {
-      const connObj = chosen ? { type: 'register_channel_res', codec: chosen.name } : { type: 'register_channel_res' };
+      // `pid` is our extension (3.x followers ignore it): it tells followers who leads.
+      const connObj = chosen ? { type: 'register_channel_res', codec: chosen.name, pid: process.pid } : { type: 'register_channel_res', pid: process.pid };
       conn.write(encodePacket(packet.id, true, packet.timeout, connObj, options.transcode.encode(body)));
     };
     this.host.ready().then(
@@ -104,6 +120,9 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
       case 'heartbeat':
         conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'heartbeat_res' }));
         break;
+      case STATUS:
+        this.server.answerStatus(packet, conn);
+        break;
       default:
         this.host.options.logger.warn(`[cluster-share] leader "${this.host.options.name}": unknown packet type ${JSON.stringify(connObj.type)} from follower #${conn.id}; ignored`);
     }
@@ -113,6 +132,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     const link = this.#links.get(conn);
     if (!link) return;
     this.#links.delete(conn);
+    addTraffic(this.#pastTraffic, conn.traffic);
     this.host.removeSubscriber(link);
     debug('%s: follower #%d gone%s', this.host.options.name, conn.id, err ? `: ${err.message}` : '');
     this.#checkDrained();
@@ -127,7 +147,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     const method = String(connObj.method);
     const oneway = connObj.oneway === true;
     const { logger, name } = this.host.options;
-    const codec = this.#links.get(conn)!.codec;
+    const { codec } = this.#links.get(conn)!;
     let args: unknown[];
     try {
       args = decodeInvokeArgs(packet.data, Number(connObj.argLength ?? 0), codec);
@@ -137,8 +157,11 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
       if (!oneway) this.#answer(conn, packet, false, codec.encode(serializeError(err)));
       return;
     }
+    const link = this.#links.get(conn)!;
     this.#inFlight++;
+    link.inFlight++;
     this.host.invoke(method, args, (err, result) => {
+      link.inFlight--;
       this.#settle();
       if (oneway) {
         if (err) logger.warn(`[cluster-share] leader "${name}": oneway ${method} failed: ${(err as Error)?.message ?? err}`);
@@ -154,6 +177,40 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
       }
       this.#answer(conn, packet, success, data);
     });
+  }
+
+  /** Traffic with every follower this leader served, present and past. */
+  override get traffic(): Traffic {
+    const total = addTraffic(noTraffic(), this.#pastTraffic);
+    for (const conn of this.#links.keys()) addTraffic(total, conn.traffic);
+    return total;
+  }
+
+  override followers(): FollowerStats[] {
+    const { name } = this.host.options;
+    return [...this.#links.values()].map(link => ({
+      connection: link.conn.id,
+      pid: link.pid,
+      channel: name,
+      inFlightCalls: link.inFlight,
+      subscriptions: this.host.subscriptionCount(link),
+      codec: codecName(link.codec),
+      connectedAt: link.conn.connectedAt,
+      traffic: { ...link.conn.traffic },
+    }));
+  }
+
+  // ChannelHandler: what an observer is told about this channel.
+  status(): ChannelStatus {
+    let followerInFlightCalls = 0;
+    for (const link of this.#links.values()) followerInFlightCalls += link.inFlight;
+    return {
+      name: this.host.options.name,
+      leaderInFlightCalls: this.inFlightCalls,
+      followerInFlightCalls,
+      subscriptions: this.host.subscriptionCount(),
+      followers: this.followers(),
+    };
   }
 
   #answer(conn: Connection, packet: Packet, success: boolean, data: Buffer): void {

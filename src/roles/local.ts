@@ -7,6 +7,8 @@ import type { EventEmitter } from 'node:events';
 import type { ResolvedOptions } from '../options.js';
 import type { DelegateNames } from '../delegates.js';
 import type { Codec } from '../protocol/packet.js';
+import type { FollowerStats } from '../stats.js';
+import { noTraffic, type Traffic } from '../transport/connection.js';
 import { DataClientHost, type InvokeCallback, type Subscriber } from './host.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
 
@@ -16,6 +18,9 @@ export class LocalRole implements Role, Subscriber {
   /** Subscription values are copied through the host's snapshot codec. */
   readonly codec: Codec;
   readonly #events: EventEmitter;
+  /** Ids of this process's calls running here; a forgotten one no longer counts. */
+  readonly #running = new Set<number>();
+  #lastId = 0;
 
   constructor(host: DataClientHost, sink: RoleSink, events: EventEmitter) {
     this.host = host;
@@ -37,8 +42,32 @@ export class LocalRole implements Role, Subscriber {
     return process.pid;
   }
 
-  invoke(method: string, args: unknown[], callback: InvokeCallback): void {
-    this.host.invoke(method, args, callback);
+  invoke(method: string, args: unknown[], callback: InvokeCallback): number {
+    const id = ++this.#lastId;
+    this.#running.add(id);
+    this.host.invoke(method, args, (err, result) => {
+      this.#running.delete(id);
+      callback(err, result);
+    });
+    return id;
+  }
+
+  /** The call keeps running in the DataClient (it cannot be stopped) but no longer counts; its caller drops the answer. */
+  forget(id: number): void {
+    this.#running.delete(id);
+  }
+
+  get inFlightCalls(): number {
+    return this.#running.size;
+  }
+
+  /** Nothing crosses a process boundary (a leader adds its followers' traffic). */
+  get traffic(): Traffic {
+    return noTraffic();
+  }
+
+  followers(): FollowerStats[] {
+    return [];
   }
 
   invokeOneway(method: string, args: unknown[]): void {

@@ -2,6 +2,8 @@
  * What the client wrapper needs from a role (leader, follower or local): the wrapper keeps
  * the listeners, publications and call queue; a role only moves calls and values.
  */
+import type { FollowerStats } from '../stats.js';
+import type { Traffic } from '../transport/connection.js';
 import type { InvokeCallback } from './host.js';
 
 /** The wrapper side of a role: where values go and where a lost leader is reported. */
@@ -25,11 +27,23 @@ export interface Role {
   readonly isLeader: boolean;
   /** Pid of the process that holds the DataClient. */
   readonly leaderPid: number | undefined;
-  invoke(method: string, args: unknown[], callback: InvokeCallback): void;
+  /**
+   * Calls `method`; `callback` gets the answer, or an error after `timeout` ms (default
+   * responseTimeout). Returns an id for `forget()` (0 if the call failed before it was sent).
+   */
+  invoke(method: string, args: unknown[], callback: InvokeCallback, timeout?: number): number;
+  /** Stops waiting for call `id`: its callback is not called and a late answer is dropped. */
+  forget(id: number): void;
   invokeOneway(method: string, args: unknown[]): void;
   subscribe(key: string, reg: unknown): void;
   unSubscribe(key: string, reg: unknown): void;
   publish(reg: unknown): void;
+  /** Calls of this process sent through this role and not answered yet. */
+  readonly inFlightCalls: number;
+  /** What this role exchanged with other processes so far. */
+  readonly traffic: Traffic;
+  /** The followers served (a leader's; empty for the others). */
+  followers(): FollowerStats[];
   /** Graceful: answers the calls already received, then releases everything. */
   close(): Promise<void>;
 }

@@ -57,6 +57,28 @@ export interface ConnectionLimits {
   frameTimeout: number;
 }
 
+/** Bytes and packets that crossed a connection (or a role's connections), each way. */
+export interface Traffic {
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+}
+
+/** A new all-zero Traffic. */
+export function noTraffic(): Traffic {
+  return { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
+}
+
+/** Adds `from` into `into` (returns `into`). */
+export function addTraffic(into: Traffic, from: Readonly<Traffic>): Traffic {
+  into.bytesIn += from.bytesIn;
+  into.bytesOut += from.bytesOut;
+  into.packetsIn += from.packetsIn;
+  into.packetsOut += from.packetsOut;
+  return into;
+}
+
 let nextConnectionId = 1;
 
 /** Packets one connection may have handled per turn of the event loop before the others get theirs. */
@@ -82,6 +104,10 @@ export class Connection implements FrameSink {
   /** Process-unique connection id (for logs and stats). */
   readonly id = nextConnectionId++;
   readonly socket: Socket;
+  /** When the connection was made (Date.now() ms). */
+  readonly connectedAt = Date.now();
+  /** What crossed this connection so far. */
+  readonly traffic: Traffic = noTraffic();
   /** Last time a packet arrived from the peer (for the leader's heartbeat check). */
   lastActiveTime = Date.now();
   /** Last time something was written to the peer (a follower silent too long was dropped). */
@@ -96,8 +122,7 @@ export class Connection implements FrameSink {
   #idleWaiters: Array<() => void> = [];
   #closeReason: Error | undefined;
   readonly #limits: ConnectionLimits;
-  /** Packets received so far (progress for the frame timer). */
-  #packetsIn = 0;
+  /** Packets received when the frame timer was armed (progress check). */
   #packetsAtArm = 0;
   #frameTimer: NodeJS.Timeout | undefined;
   /** The one timer for request timeouts, and the deadline it is armed for. */
@@ -111,6 +136,7 @@ export class Connection implements FrameSink {
     this.#decoder = new FrameDecoder(this, { maxFrameSize: limits.maxFrameSize });
     socket.setNoDelay(true);
     socket.on('data', chunk => {
+      this.traffic.bytesIn += (chunk as Buffer).length;
       // A fair share per turn of the event loop: a peer that sends thousands of packets at once
       // does not keep the others waiting until all of them are handled.
       if (this.#decoder.push(chunk as Buffer, PACKETS_PER_TURN)) {
@@ -134,10 +160,15 @@ export class Connection implements FrameSink {
     return this.#pending.size;
   }
 
-  /** Writes an encoded packet; writes in the same tick go out together. */
-  write(buf: Buffer): boolean {
+  /**
+   * Writes bytes to the peer; writes in the same tick go out together. `packets` is how many
+   * packets `buf` completes (0 for the head of a packet whose data is written next).
+   */
+  write(buf: Buffer, packets = 1): boolean {
     if (this.#closed || this.socket.destroyed) return false;
     this.lastWriteTime = Date.now();
+    this.traffic.bytesOut += buf.length;
+    this.traffic.packetsOut += packets;
     if (!this.#corked) {
       this.#corked = true;
       this.socket.cork();
@@ -168,7 +199,7 @@ export class Connection implements FrameSink {
   /** Part of a packet is waiting for its remaining bytes: they must keep coming (frameTimeout). */
   #watchPartialFrame(): void {
     if (this.#decoder.bufferedBytes > 0 && !this.#frameTimer && !this.#closed) {
-      this.#packetsAtArm = this.#packetsIn;
+      this.#packetsAtArm = this.traffic.packetsIn;
       this.#frameTimer = setTimeout(checkFrameProgress, this.#limits.frameTimeout, this);
     }
   }
@@ -180,13 +211,13 @@ export class Connection implements FrameSink {
   checkFrameProgress(): void {
     this.#frameTimer = undefined;
     if (this.#closed || this.#decoder.bufferedBytes === 0) return;
-    if (this.#packetsIn === this.#packetsAtArm) {
+    if (this.traffic.packetsIn === this.#packetsAtArm) {
       const err = new ProtocolError(`${this.#decoder.bufferedBytes} bytes of a packet waited ${this.#limits.frameTimeout}ms for the rest (frameTimeout); connection closed`);
       this.handler.onProtocolError?.(err, this);
       this.destroy(err);
       return;
     }
-    this.#packetsAtArm = this.#packetsIn;
+    this.#packetsAtArm = this.traffic.packetsIn;
     this.#frameTimer = setTimeout(checkFrameProgress, this.#limits.frameTimeout, this);
   }
 
@@ -220,6 +251,14 @@ export class Connection implements FrameSink {
     // Left armed when the requests are answered (re-arming per call is what it saves); the
     // socket, not this timer, keeps the process alive.
     this.#sweepTimer.unref();
+  }
+
+  /**
+   * Stops waiting for the answer to request `id` (the caller gave up on it): its callback is
+   * never called, and an answer that arrives later is dropped. Returns whether it was pending.
+   */
+  forget(id: number): boolean {
+    return this.#take(id) !== undefined;
   }
 
   /** Resolves once no request is waiting for an answer (at once if none is). */
@@ -271,7 +310,7 @@ export class Connection implements FrameSink {
   }
 
   onPacket(packet: Packet): void {
-    this.#packetsIn++;
+    this.traffic.packetsIn++;
     this.lastActiveTime = Date.now();
     if (packet.isResponse) {
       const pending = this.#take(packet.id);

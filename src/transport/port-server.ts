@@ -9,7 +9,8 @@ import { debuglog } from 'node:util';
 import { AuthError, ChannelNotFoundError, type ProtocolError, type SerializedError, serializeError, type WriteBufferFullError } from '../errors.js';
 import { AUTH_CHALLENGE, newNonce, proof, proofMatches, readNonce } from '../protocol/auth.js';
 import type { Logger } from '../options.js';
-import { type Codec, type ConnObj, encodePacket, type Packet } from '../protocol/packet.js';
+import { type Codec, type ConnObj, encodePacket, type Packet, STATUS, STATUS_RES } from '../protocol/packet.js';
+import type { ChannelStatus, LeaderStatus } from '../stats.js';
 import { Connection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
 import { describeEndpoint, type Endpoint, endpointKey, listenOn } from './endpoint.js';
 
@@ -31,6 +32,8 @@ export const MAX_CHANNEL_WAIT = 60_000;
 export interface ChannelHandler {
   /** A follower registered: `packet` is its register_channel request. */
   onRegister(conn: Connection, packet: Packet): void;
+  /** What an observer is told about this channel. */
+  status(): ChannelStatus;
 }
 
 interface HeldRegistration {
@@ -55,6 +58,13 @@ export class PortServer implements ConnectionHandler {
   readonly #unregistered = new Set<Connection>();
   /** Unregistered connections whose registration is held for a channel not created yet. */
   readonly #heldConns = new Set<Connection>();
+  /**
+   * Unregistered connections that asked for the status (observers). Like every unregistered
+   * connection they are closed frameTimeout after they connected, without a warning.
+   */
+  readonly #observers = new Set<Connection>();
+  /** When this process won the endpoint. */
+  readonly #since = Date.now();
   /** With a secret: the challenge sent to each connection still proving it. */
   readonly #challenges = new Map<Connection, { nonce: string; theirNonce: string }>();
   #closed = false;
@@ -128,6 +138,7 @@ export class PortServer implements ConnectionHandler {
     if (servers.get(this.#key) === this) servers.delete(this.#key);
     for (const conn of this.#unregistered) conn.destroy();
     this.#unregistered.clear();
+    this.#observers.clear();
     for (const held of this.#held.values()) for (const registration of held) clearTimeout(registration.timer);
     this.#held.clear();
     await new Promise<void>(resolve => this.#server.close(() => resolve()));
@@ -153,6 +164,11 @@ export class PortServer implements ConnectionHandler {
     // A connection must register within frameTimeout (a held registration has its own timer).
     setTimeout(() => {
       if (!this.#unregistered.has(conn) || this.#heldConns.has(conn)) return;
+      if (this.#observers.has(conn)) {
+        debug('observer #%d: closed after frameTimeout', conn.id);
+        conn.destroy();
+        return;
+      }
       this.#settings.logger.warn(`[cluster-share] connection #${conn.id} did not register within ${this.#settings.frameTimeout}ms (frameTimeout); closed`);
       conn.destroy();
     }, this.#settings.frameTimeout).unref();
@@ -169,6 +185,11 @@ export class PortServer implements ConnectionHandler {
     // still starting (or holding its registration) from a foreign program on the port.
     if (connObj.type === 'heartbeat') {
       conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'heartbeat_res' }));
+      return;
+    }
+    if (connObj.type === STATUS) {
+      this.#observers.add(conn);
+      this.answerStatus(packet, conn);
       return;
     }
     if (connObj.type !== 'register_channel' || typeof connObj.channelName !== 'string') {
@@ -203,6 +224,34 @@ export class PortServer implements ConnectionHandler {
       }, wait),
     };
     held.add(registration);
+  }
+
+  /** This leader's status: who leads, since when, and each channel's followers and calls. */
+  status(): LeaderStatus {
+    const now = Date.now();
+    return {
+      leader: { pid: process.pid, since: this.#since, uptimeMs: now - this.#since, node: process.version, endpoint: describeEndpoint(this.endpoint) },
+      channels: [...this.#channels.values()].map(channel => channel.status()),
+      pendingConnections: this.#unregistered.size - this.#observers.size,
+    };
+  }
+
+  /**
+   * Answers a status request (our extension; JSON data whatever the codecs). With a secret the
+   * observer must prove it: `auth: { nonce, proof: HMAC(secret, "observer", "status", nonce, nonce) }`.
+   */
+  answerStatus(packet: Packet, conn: Connection): void {
+    let body: unknown;
+    const secret = this.#settings.secret;
+    const auth = packet.connObj.auth as { nonce?: unknown; proof?: unknown } | undefined;
+    const nonce = readNonce(auth?.nonce);
+    if (secret !== undefined && (!nonce || !proofMatches(auth?.proof, proof(secret, 'observer', STATUS, nonce, nonce)))) {
+      this.#settings.logger.warn(`[cluster-share] connection #${conn.id} asked for the status without proving the shared secret; refused`);
+      body = { error: serializeError(new AuthError('this leader requires the shared secret for its status (--secret or NODE_CLUSTER_CLIENT_SECRET)')) };
+    } else {
+      body = this.status();
+    }
+    conn.write(encodePacket(packet.id, true, packet.timeout, { type: STATUS_RES, success: !('error' in (body as object)) }, Buffer.from(JSON.stringify(body))));
   }
 
   /**
@@ -245,6 +294,7 @@ export class PortServer implements ConnectionHandler {
 
   onClose(conn: Connection): void {
     this.#challenges.delete(conn);
+    this.#observers.delete(conn);
     this.#unregistered.delete(conn);
     if (!this.#heldConns.delete(conn)) return;
     // Its held registration goes too: nothing to answer, no timer to keep.

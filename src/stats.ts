@@ -1,0 +1,140 @@
+/**
+ * What a client and a leader report about themselves: `client.stats()`, the client's role
+ * events, and the answer a leader gives an observer (`cluster-share status`). Plain data only,
+ * so every shape here is also what `cluster-share status --json` prints.
+ */
+import type { Traffic } from './transport/connection.js';
+
+export type { Traffic } from './transport/connection.js';
+
+/** Why an election started: the client started, its leader died, or its leader handed over. */
+export type ElectionReason = 'start' | 'leaderLost' | 'leaderClosing';
+
+/** Payload of the `electionStart` event. */
+export interface ElectionStartEvent {
+  /** The client's name (its channel). */
+  name: string;
+  reason: ElectionReason;
+  /** When the election started (Date.now() ms). */
+  startedAt: number;
+}
+
+/** Payload of the `electionEnd`, `becomeLeader` and `becomeFollower` events. */
+export interface ElectionEndEvent extends ElectionStartEvent {
+  /** What this process became. */
+  role: 'leader' | 'follower';
+  /** Pid of the process that now holds the DataClient (undefined behind a cluster-client 3.x leader, which does not say). */
+  leaderPid: number | undefined;
+  /** How long the election took, in ms (for a leader: until its DataClient was ready). */
+  durationMs: number;
+}
+
+/** The events a client emits besides the DataClient's own, with their arguments. */
+export interface ClusterClientEvents {
+  /** An election started; calls made meanwhile queue for the next leader. */
+  electionStart: [event: ElectionStartEvent];
+  /** An election ended: this process leads or follows. */
+  electionEnd: [event: ElectionEndEvent];
+  /** This process became the leader (after `electionEnd`). */
+  becomeLeader: [event: ElectionEndEvent];
+  /** This process became a follower (after `electionEnd`). */
+  becomeFollower: [event: ElectionEndEvent];
+  /** An error not tied to one call: a failed re-election round, a subscribe timeout, a throwing listener. */
+  error: [err: Error];
+  /** The client is closed. */
+  close: [];
+}
+
+/** A follower as its leader sees it. */
+export interface FollowerStats {
+  /** The leader's id of the connection (unique within the leader's process). */
+  connection: number;
+  /** The follower's pid, if it said (cluster-share followers do; cluster-client 3.x followers do not). */
+  pid: number | undefined;
+  /** The channel (client name) it registered. */
+  channel: string;
+  /** Its calls the leader is running now. */
+  inFlightCalls: number;
+  /** Subscription keys it holds. */
+  subscriptions: number;
+  /** The codec negotiated with it (`serialize-json` for cluster-client 3.x followers). */
+  codec: string;
+  /** When it registered (Date.now() ms). */
+  connectedAt: number;
+  /** What crossed its connection. */
+  traffic: Traffic;
+}
+
+/** The last election a client took part in. */
+export interface ElectionStats {
+  reason: ElectionReason;
+  /** When it started (Date.now() ms). */
+  startedAt: number;
+  /** How long it took in ms; undefined while it is still running. */
+  durationMs: number | undefined;
+  /** What this process became; undefined while it is still running. */
+  role: 'leader' | 'follower' | undefined;
+}
+
+/** `client.stats()`: a snapshot of one client. */
+export interface ClientStats {
+  /** The client's name (its channel). */
+  name: string;
+  /** Where it is in its life. */
+  state: 'electing' | 'leading' | 'following' | 'local' | 'closed';
+  /** Its role now: undefined while electing and once closed. */
+  role: 'leader' | 'follower' | 'local' | undefined;
+  /** This process. */
+  pid: number;
+  /** The process that holds the DataClient (undefined while electing, or behind a cluster-client 3.x leader). */
+  leaderPid: number | undefined;
+  /** Where the processes meet: `port 7777` or `socket /path/to.sock`. */
+  endpoint: string;
+  /** Calls waiting for a leader (made while electing). */
+  queuedCalls: number;
+  /** This client's calls sent and not answered yet. */
+  inFlightCalls: number;
+  /** Subscription keys this client holds. */
+  subscriptions: number;
+  /** Publications this client keeps (published again to every new leader). */
+  publications: number;
+  /** The followers of this leader (empty unless it leads). */
+  followers: FollowerStats[];
+  /** Bytes and packets this client exchanged with other processes over its whole life. */
+  traffic: Traffic;
+  /** Elections completed by this client. */
+  elections: number;
+  /** The last election (or the current one), undefined in single mode. */
+  lastElection: ElectionStats | undefined;
+}
+
+/** One channel of a leader, as an observer sees it. */
+export interface ChannelStatus {
+  /** The channel (client name). */
+  name: string;
+  /** Calls of the leader's own process running now. */
+  leaderInFlightCalls: number;
+  /** Calls of all the followers running now. */
+  followerInFlightCalls: number;
+  /** Subscription keys the DataClient holds upstream. */
+  subscriptions: number;
+  followers: FollowerStats[];
+}
+
+/** A leader's answer to an observer (`cluster-share status`). */
+export interface LeaderStatus {
+  leader: {
+    pid: number;
+    /** When this process won the endpoint (Date.now() ms). */
+    since: number;
+    /** How long it has led, in ms. */
+    uptimeMs: number;
+    /** The leader's Node.js version. */
+    node: string;
+    /** Where it listens: `port 7777` or `socket /path/to.sock`. */
+    endpoint: string;
+  };
+  channels: ChannelStatus[];
+  /** Connections that have not registered a channel yet (held, proving the secret, or just opened). */
+  pendingConnections: number;
+}
