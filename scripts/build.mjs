@@ -2,7 +2,7 @@
 // `require('cluster-share')` resolves to dist/commonjs/cjs.cjs, which sets
 // module.exports to the callable `cluster` function (the shape of cluster-client 3.x).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,3 +19,5 @@ for (const [config, dir, type] of [
   mkdirSync(join(root, 'dist', dir), { recursive: true });
   writeFileSync(join(root, 'dist', dir, 'package.json'), JSON.stringify({ type }) + '\n');
 }
+// The `cluster-share` command (package.json "bin").
+chmodSync(join(root, 'dist', 'esm', 'cli.js'), 0o755);
