@@ -29,6 +29,10 @@ export interface APIClientOptions {
   [key: string]: unknown;
 }
 
+/**
+ * Base class of an API client: a class of your own that wraps a cluster client and exposes the
+ * API your application uses (as cluster-client 3.x's APIClientBase). See README "APIClientBase".
+ */
 export abstract class APIClientBase<TClient extends ClusterClient = ClusterClient> extends Base {
   /** The cluster client wrapping the DataClient: call the delegated methods on it. */
   readonly _client: TClient;

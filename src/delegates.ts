@@ -9,6 +9,7 @@ import { symbols } from './symbols.js';
 
 /** Where a delegated method goes. */
 export const DELEGATE_TARGETS = ['subscribe', 'unSubscribe', 'publish', 'invoke', 'invokeOneway', 'close'] as const;
+/** Where a delegated method goes: `subscribe`, `unSubscribe`, `publish`, `invoke`, `invokeOneway` or `close`. */
 export type DelegateTarget = (typeof DELEGATE_TARGETS)[number];
 
 export type Descriptor =

@@ -5,10 +5,13 @@
 
 /** Fields kept when an error crosses the wire (what cluster-client 3.x sends too). */
 export interface SerializedError {
+  /** The error's class name, e.g. `TypeError`. */
   name?: string;
+  /** Its message. */
   message?: string;
   /** A string, or a number as some DataClients use (kept as it is, as 3.x does). */
   code?: string | number;
+  /** The stack where it was thrown (the leader's, for a follower). */
   stack?: string;
 }
 
@@ -50,7 +53,9 @@ export class InvalidDelegateError extends ClusterShareError {
 
 /** No answer to a call within `responseTimeout` (or no leader to send it to in that time). */
 export class ResponseTimeoutError extends ClusterShareError {
+  /** The timeout that passed, in ms. */
   readonly timeout: number;
+  /** The invoked method. */
   readonly method: string;
   constructor(method: string, timeout: number, detail: string) {
     super(`[cluster-share] ${method}: no response in ${timeout}ms (${detail})`, 'ERR_CLUSTER_RESPONSE_TIMEOUT');
@@ -65,6 +70,7 @@ export class ResponseTimeoutError extends ClusterShareError {
  * signal's reason.
  */
 export class CallAbortedError extends ClusterShareError {
+  /** The invoked method. */
   readonly method: string;
   constructor(method: string, reason: unknown) {
     const why = reason instanceof Error ? reason.message : reason === undefined ? 'no reason given' : String(reason);
@@ -79,6 +85,7 @@ export class CallAbortedError extends ClusterShareError {
  * have run on the leader; it is never re-sent behind the caller's back (at most once).
  */
 export class LeaderLostError extends ClusterShareError {
+  /** The invoked method. */
   readonly method: string;
   constructor(method: string, options?: { cause?: unknown }) {
     super(`[cluster-share] ${method}: the connection to the leader was lost while the call was in flight; it may or may not have run`, 'ERR_CLUSTER_LEADER_LOST', options);

@@ -34,7 +34,8 @@ export {
   DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_LISTENERS, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT,
   DEFAULT_RESPONSE_TIMEOUT,
 } from './options.js';
-export type { ClusterOptions, Logger, Transcode } from './options.js';
+export type { ClusterOptions, Logger, ResolvedOptions, Transcode } from './options.js';
+export type { Codec } from './protocol/packet.js';
 export { serializeJsonCodec, taggedCodec } from './protocol/codec.js';
 export type { NamedCodec } from './protocol/codec.js';
 export * from './errors.js';

@@ -31,8 +31,11 @@ export const DEFAULT_MAX_LISTENERS = 20;
 
 /** A logger: the console works, as do egg-logger and pino-style loggers. */
 export interface Logger {
+  /** Progress worth knowing but not acting on (a graceful handover). */
   info(message: string, ...args: unknown[]): void;
+  /** Something went wrong and was handled (a lost leader, a dropped follower, a bad packet). */
   warn(message: string, ...args: unknown[]): void;
+  /** Something failed that the application should look at. */
   error(message: string | Error, ...args: unknown[]): void;
 }
 

@@ -14,6 +14,7 @@ export type ElectionReason = 'start' | 'leaderLost' | 'leaderClosing';
 export interface ElectionStartEvent {
   /** The client's name (its channel). */
   name: string;
+  /** Why it started. */
   reason: ElectionReason;
   /** When the election started (Date.now() ms). */
   startedAt: number;
@@ -67,6 +68,7 @@ export interface FollowerStats {
 
 /** The last election a client took part in. */
 export interface ElectionStats {
+  /** Why it started. */
   reason: ElectionReason;
   /** When it started (Date.now() ms). */
   startedAt: number;
@@ -118,12 +120,15 @@ export interface ChannelStatus {
   followerInFlightCalls: number;
   /** Subscription keys the DataClient holds upstream. */
   subscriptions: number;
+  /** The followers registered on this channel. */
   followers: FollowerStats[];
 }
 
 /** A leader's answer to an observer (`cluster-share status`). */
 export interface LeaderStatus {
+  /** The leading process. */
   leader: {
+    /** Its pid. */
     pid: number;
     /** When this process won the endpoint (Date.now() ms). */
     since: number;
@@ -134,6 +139,7 @@ export interface LeaderStatus {
     /** Where it listens: `port 7777` or `socket /path/to.sock`. */
     endpoint: string;
   };
+  /** Each client name this process leads on the endpoint. */
   channels: ChannelStatus[];
   /** Connections that have not registered a channel yet (held, proving the secret, or just opened). */
   pendingConnections: number;

@@ -170,14 +170,24 @@ export async function closeAll(): Promise<void> {
 
 /** Typed overloads of the emitter methods for the events in ClusterClientEvents (merged into the class). */
 export interface ClusterClient {
+  /** Listens to one of the client's own events (typed), or to an event of the DataClient. */
   on<E extends keyof ClusterClientEvents>(event: E, listener: (...args: ClusterClientEvents[E]) => void): this;
+  /** Listens to an event the DataClient emits (re-emitted on every client). */
   on(event: string | symbol, listener: (...args: never[]) => void): this;
+  /** Listens once to one of the client's own events (typed), or to an event of the DataClient. */
   once<E extends keyof ClusterClientEvents>(event: E, listener: (...args: ClusterClientEvents[E]) => void): this;
+  /** Listens once to an event the DataClient emits. */
   once(event: string | symbol, listener: (...args: never[]) => void): this;
+  /** Removes a listener of one of the client's own events. */
   off<E extends keyof ClusterClientEvents>(event: E, listener: (...args: ClusterClientEvents[E]) => void): this;
+  /** Removes a listener of a DataClient event. */
   off(event: string | symbol, listener: (...args: never[]) => void): this;
 }
 
+/**
+ * The client a process holds, whatever its role: the delegated methods of the DataClient are
+ * added to it by `create()`. See README "Usage" and "Seeing what it does".
+ */
 export class ClusterClient extends Base implements RoleSink {
   readonly #options: ResolvedOptions;
   readonly #createRealClient: () => object;
@@ -200,6 +210,7 @@ export class ClusterClient extends Base implements RoleSink {
   /** Traffic of the roles this client had before the current one. */
   readonly #pastTraffic = noTraffic();
 
+  /** @internal Created by `cluster(DataClient).create()`. */
   constructor(options: ResolvedOptions, createRealClient: () => object, descriptors: ReadonlyMap<string, Descriptor>) {
     super();
     this.#options = options;
@@ -346,6 +357,7 @@ export class ClusterClient extends Base implements RoleSink {
   }
 
   // RoleSink: the follower lost its leader. Elect again; calls queue meanwhile.
+  /** @internal */
   lost(role: Role, err: Error | undefined): void {
     if (!this.#dropRole(role)) return;
     this.#options.logger.warn(`[cluster-share] "${this.#options.name}" lost its leader${err ? ` (${err.message})` : ''}; electing a new one`);
@@ -354,6 +366,7 @@ export class ClusterClient extends Base implements RoleSink {
 
   // RoleSink: the leader is handing over. Elect its successor now; new calls queue meanwhile and
   // the calls already sent are still answered on the old connection.
+  /** @internal */
   leaderClosing(role: Role): void {
     if (!this.#dropRole(role)) return;
     this.#options.logger.info(`[cluster-share] "${this.#options.name}": the leader is closing; electing its successor`);
@@ -388,6 +401,7 @@ export class ClusterClient extends Base implements RoleSink {
   }
 
   // RoleSink: a subscription value.
+  /** @internal */
   deliver(key: string, value: unknown): void {
     const sub = this.#subs.get(key);
     if (!sub) return;
@@ -409,7 +423,7 @@ export class ClusterClient extends Base implements RoleSink {
     return SUBSCRIPTION_KEY_PREFIX + this.#options.formatKey(reg);
   }
 
-  /** Subscribes `listener` to `reg`; one subscription per key reaches the leader. */
+  /** @internal Subscribes `listener` to `reg`; one subscription per key reaches the leader. */
   [symbols.subscribe](reg: unknown, listener: (value: unknown) => void): this {
     if (typeof listener !== 'function') {
       throw new InvalidArgumentError(`subscribe(reg, listener): listener must be a function, got ${typeof listener}`);
@@ -431,7 +445,7 @@ export class ClusterClient extends Base implements RoleSink {
     return this;
   }
 
-  /** Removes `listener` (or every listener) of `reg`; the last one out unsubscribes at the leader. */
+  /** @internal Removes `listener` (or every listener) of `reg`; the last one out unsubscribes at the leader. */
   [symbols.unSubscribe](reg: unknown, listener?: (value: unknown) => void): this {
     if (listener !== undefined && typeof listener !== 'function') {
       throw new InvalidArgumentError(`unSubscribe(reg, listener): listener must be a function or omitted, got ${typeof listener}`);
@@ -449,7 +463,7 @@ export class ClusterClient extends Base implements RoleSink {
     return this;
   }
 
-  /** Publishes `reg` through the DataClient; it is published again to every new leader. */
+  /** @internal Publishes `reg` through the DataClient; it is published again to every new leader. */
   [symbols.publish](reg: unknown): this {
     if (this.#isClosed()) throw new ClientClosedError(this.#options.name, 'publish after close');
     this.#pubs.set(this.#options.formatKey(reg), reg);
@@ -458,7 +472,7 @@ export class ClusterClient extends Base implements RoleSink {
   }
 
   /**
-   * Invokes `method` on the DataClient. With a callback: a call that expects an answer.
+   * @internal Invokes `method` on the DataClient. With a callback: a call that expects an answer.
    * Without: oneway (no answer, failures are logged).
    */
   [symbols.invoke](method: string, args: unknown[], callback?: InvokeCallback, call?: Readonly<CallOptions>): void {
@@ -591,6 +605,7 @@ export class ClusterClient extends Base implements RoleSink {
     return this[symbols.stats]();
   }
 
+  /** @internal What `stats()` and `cluster.stats(client)` return. */
   [symbols.stats](): ClientStats {
     const role = this.#role;
     const traffic = addTraffic(noTraffic(), this.#pastTraffic);
@@ -615,7 +630,7 @@ export class ClusterClient extends Base implements RoleSink {
   }
 
   /**
-   * Closes this client: a leader releases the port, answers the calls it already received and
+   * @internal Closes this client: a leader releases the port, answers the calls it already received and
    * closes the DataClient; a follower waits for its calls in flight. Idempotent.
    */
   [symbols.close](): Promise<void> {
@@ -640,7 +655,7 @@ export class ClusterClient extends Base implements RoleSink {
     this.emit('close');
   }
 
-  /** sdk-base's close() calls this. */
+  /** @internal sdk-base's close() calls this. */
   async _close(): Promise<void> {
     await this[symbols.close]();
   }

@@ -13,6 +13,7 @@ import type { Codec } from './packet.js';
 
 /** A codec with the name it is negotiated by. */
 export interface NamedCodec extends Codec {
+  /** The name peers negotiate it by, e.g. `tagged-v1`. */
   readonly name: string;
 }
 

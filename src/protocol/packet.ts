@@ -56,7 +56,9 @@ export interface Packet {
 
 /** Something that turns a value into bytes and back (cluster-client's `transcode`). */
 export interface Codec {
+  /** A value to bytes; throws if it cannot. */
   encode(value: unknown): Buffer;
+  /** Bytes back to the value; throws if they do not decode. */
   decode(data: Buffer): unknown;
 }
 

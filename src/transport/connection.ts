@@ -59,9 +59,13 @@ export interface ConnectionLimits {
 
 /** Bytes and packets that crossed a connection (or a role's connections), each way. */
 export interface Traffic {
+  /** Bytes received. */
   bytesIn: number;
+  /** Bytes sent. */
   bytesOut: number;
+  /** Packets received. */
   packetsIn: number;
+  /** Packets sent. */
   packetsOut: number;
 }
 
