@@ -173,15 +173,15 @@ export interface ClusterClient {
   /** Listens to one of the client's own events (typed), or to an event of the DataClient. */
   on<E extends keyof ClusterClientEvents>(event: E, listener: (...args: ClusterClientEvents[E]) => void): this;
   /** Listens to an event the DataClient emits (re-emitted on every client). */
-  on(event: string | symbol, listener: (...args: never[]) => void): this;
+  on<E extends string | symbol>(event: E extends keyof ClusterClientEvents ? never : E, listener: (...args: never[]) => void): this;
   /** Listens once to one of the client's own events (typed), or to an event of the DataClient. */
   once<E extends keyof ClusterClientEvents>(event: E, listener: (...args: ClusterClientEvents[E]) => void): this;
   /** Listens once to an event the DataClient emits. */
-  once(event: string | symbol, listener: (...args: never[]) => void): this;
+  once<E extends string | symbol>(event: E extends keyof ClusterClientEvents ? never : E, listener: (...args: never[]) => void): this;
   /** Removes a listener of one of the client's own events. */
   off<E extends keyof ClusterClientEvents>(event: E, listener: (...args: ClusterClientEvents[E]) => void): this;
   /** Removes a listener of a DataClient event. */
-  off(event: string | symbol, listener: (...args: never[]) => void): this;
+  off<E extends string | symbol>(event: E extends keyof ClusterClientEvents ? never : E, listener: (...args: never[]) => void): this;
 }
 
 /**

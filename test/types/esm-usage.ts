@@ -1,6 +1,8 @@
 // Compiled by `npm run typecheck` against the built package (self-reference to dist/*.d.ts):
 // proves the published types type delegates, and that mistakes fail to compile.
-import cluster, { APIClientBase, close, type ClusterOptions, ResponseTimeoutError } from 'cluster-share';
+import cluster, {
+  APIClientBase, CallAbortedError, close, type ClientStats, type ClusterOptions, type ElectionEndEvent, ResponseTimeoutError, stats,
+} from 'cluster-share';
 
 class Registry {
   constructor(readonly options: { endpoint: string }) {}
@@ -68,6 +70,38 @@ async function usage(): Promise<void> {
   void autoData;
   // @ts-expect-error notify is sync: not auto-delegated
   auto.notify('e');
+
+  // Stats, role events and per-call options are typed.
+  const snapshot: ClientStats = client.stats();
+  const same: ClientStats = stats(client);
+  const role: 'leader' | 'follower' | 'local' | undefined = snapshot.role;
+  const followerPids: Array<number | undefined> = snapshot.followers.map(f => f.pid);
+  client.on('becomeLeader', (e: ElectionEndEvent) => void e.durationMs);
+  client.on('electionStart', e => {
+    const reason: 'start' | 'leaderLost' | 'leaderClosing' = e.reason;
+    void reason;
+  });
+  client.on('someDataClientEvent', (value: string) => void value);
+  // @ts-expect-error electionStart's payload has no durationMs
+  client.on('electionStart', (e: ElectionEndEvent) => void e);
+  const aborted: { id: string; size: number } = await client.withCallOptions({ signal: AbortSignal.timeout(10), timeout: 100 }).getData('a');
+  // @ts-expect-error the view keeps the method types
+  await client.withCallOptions({ timeout: 1 }).getData(1);
+  // @ts-expect-error unknown call option
+  client.withCallOptions({ deadline: 1 });
+  const abortCode: string = new CallAbortedError('m', undefined).code;
+  void [same, role, followerPids, aborted, abortCode];
+
+  // A DataClient with its own async stats(): the delegate takes the name, cluster.stats() stays ours.
+  class WithStats {
+    async stats(): Promise<{ hits: number }> {
+      return { hits: 1 };
+    }
+  }
+  const withStats = cluster(WithStats).create();
+  const own: { hits: number } = await withStats.stats();
+  const ours: ClientStats = stats(withStats);
+  void [own, ours];
 
   await close(client);
   const err = new ResponseTimeoutError('m', 1, 'x');
