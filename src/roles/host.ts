@@ -5,12 +5,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
+import { debuglog } from 'node:util';
 import co from 'co';
 import { Base } from 'sdk-base';
 import { MethodNotFoundError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Codec } from '../protocol/packet.js';
 import type { DelegateNames } from '../delegates.js';
+
+const debug = debuglog('cluster-share:host');
 
 /** Prefix of every subscription key on the wire (as 3.x). */
 export const SUBSCRIPTION_KEY_PREFIX = '$$inner$$__';
@@ -152,8 +155,12 @@ export class DataClientHost {
     this.snapshotCodec = options.codecs[0] ?? options.transcode;
     if (realClient instanceof EventEmitter) relayEvents(realClient, this.eventTargets);
     this.#ready = waitReady(realClient);
-    // Callers observe the failure through ready(); avoid an unhandled rejection meanwhile.
-    this.#ready.catch(noop);
+    debug('%s: DataClient created in pid %d', options.name, process.pid);
+    this.#ready.then(
+      () => debug('%s: DataClient ready', options.name),
+      // Callers observe the failure through ready(); no unhandled rejection meanwhile.
+      (err: Error) => debug('%s: DataClient failed to start: %s', options.name, err.message),
+    );
   }
 
   /** Resolves when the DataClient is ready; rejects with its start error. */
@@ -201,6 +208,7 @@ export class DataClientHost {
         return;
       }
       const current = topic;
+      debug('%s: subscribing upstream to %s', this.options.name, key);
       const listener = (value: unknown): void => this.#publishValue(current, key, value);
       (this.realClient as Record<string, AnyFunction>)[name]!(reg, listener);
       return;
@@ -239,6 +247,7 @@ export class DataClientHost {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    debug('%s: closing the DataClient', this.options.name);
     this.#topics.clear();
     const name = this.methods.close;
     const fn = name ? (this.realClient as Record<string, unknown>)[name] : undefined;
