@@ -7,12 +7,28 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { ClusterOptions } from '../../src/index.js';
+import type { ClientStats, ClusterOptions } from '../../src/index.js';
 import type { FixtureOptions } from '../fixtures/data-client.js';
 import { fromIpc, toIpc } from '../fixtures/ipc-values.js';
-import type { Command, Impl, LoopServed, LoopStats, MemberConfig, MemberState, Resources, ValueSummary, WireError } from '../fixtures/member.js';
+import type {
+  CallOutcome, CallWithOptions, Command, Impl, LoopServed, LoopStats, MemberConfig, MemberState, Resources, RoleEventType, ValueSummary, WireError,
+} from '../fixtures/member.js';
 
-export type { Impl, MemberState, Resources, ValueSummary } from '../fixtures/member.js';
+export type { CallOutcome, CallWithOptions, Impl, MemberState, Resources, RoleEventType, ValueSummary } from '../fixtures/member.js';
+
+/** How a member process is started besides its config: its environment, and whether its stderr is captured. */
+export interface MemberIo {
+  /** The member's environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Capture stderr into `member.stderr` instead of passing it through. */
+  captureStderr?: boolean;
+}
+
+/** A role event a member with `reportRoleEvents` reported, with its payload as the member got it. */
+export interface RoleEvent {
+  type: RoleEventType;
+  data: Record<string, unknown>;
+}
 
 const MEMBER = fileURLToPath(new URL('../fixtures/member.js', import.meta.url));
 
@@ -57,12 +73,24 @@ export class Member {
   readonly messages: Message[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #waiters: Array<{ match: (m: Message) => boolean; resolve: (m: Message) => void }> = [];
+  /** What the member wrote to stderr so far (with `captureStderr`). */
+  stderr = '';
+  /** Resolves once the process exited and its stdio streams are closed (all of stderr is in). */
+  readonly closed: Promise<void>;
 
   /** `execArgv`: node flags for the member process (default: this process's). */
-  constructor(config: MemberConfig, execArgv?: string[]) {
+  constructor(config: MemberConfig, execArgv?: string[], io: MemberIo = {}) {
     this.impl = config.impl ?? 'cluster-share';
-    this.child = fork(MEMBER, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(execArgv ? { execArgv } : {}) });
+    this.child = fork(MEMBER, [JSON.stringify(config)], {
+      stdio: ['ignore', 'inherit', io.captureStderr ? 'pipe' : 'inherit', 'ipc'],
+      ...(execArgv ? { execArgv } : {}),
+      ...(io.env ? { env: io.env } : {}),
+    });
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
     this.exited = once(this.child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+    this.closed = once(this.child, 'close').then(() => undefined);
     this.child.on('message', (message: Message) => {
       this.messages.push(message);
       this.#waiters = this.#waiters.filter(w => {
@@ -146,8 +174,8 @@ export class Member {
       .map(m => ({ key, seq: m.seq, size: m.size as number }));
   }
 
-  /** Warning and error lines the member's library logged, in order. */
-  logs(level?: 'warn' | 'error'): string[] {
+  /** Lines the member's library logged (warnings and errors; info too with `logInfo`), in order. */
+  logs(level?: 'info' | 'warn' | 'error'): string[] {
     return this.messages.filter(m => m.event === 'log' && (level === undefined || m.level === level)).map(m => String(m.message));
   }
 
@@ -161,6 +189,58 @@ export class Member {
     let seen = 0;
     await this.waitFor(m => m.event === 'value' && m.key === key && ++seen >= count);
     return this.values(key);
+  }
+
+  /** `cluster.stats(client)` in the member. */
+  clusterStats(): Promise<ClientStats> {
+    return this.command({ cmd: 'clusterStats' }) as Promise<ClientStats>;
+  }
+
+  /** The role events reported so far (member started with `reportRoleEvents`), in order. */
+  roleEvents(): RoleEvent[] {
+    return this.messages.filter(m => m.event === 'role').map(m => ({ type: m.type as RoleEventType, data: fromIpc(m.data) as Record<string, unknown> }));
+  }
+
+  /** Waits until the member reported at least `count` role events; returns them all. */
+  async waitRoleEvents(count: number): Promise<RoleEvent[]> {
+    let seen = 0;
+    await this.waitFor(m => m.event === 'role' && ++seen >= count);
+    return this.roleEvents();
+  }
+
+  /** `client.withCallOptions(options)[method](...args)` in the member (see the `callWith` command). */
+  callWith(callId: string, method: string, args: unknown[], options: CallWithOptions, style: 'promise' | 'callback' = 'promise'): Promise<CallOutcome> {
+    return this.command({ cmd: 'callWith', callId, method, args, options, style }) as Promise<CallOutcome>;
+  }
+
+  /** Aborts the controller of `callWith` call `callId`. */
+  abort(callId: string, reason: string): Promise<unknown> {
+    return this.command({ cmd: 'abort', callId, reason });
+  }
+
+  /** How many times `callWith` call `callId` settled so far. */
+  settledCount(callId: string): number {
+    return this.messages.filter(m => m.event === 'settled' && m.callId === callId).length;
+  }
+
+  /** Resolves once stderr (with `captureStderr`) matches `pattern`; rejects if the process closes first. */
+  waitStderr(pattern: RegExp): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        if (!pattern.test(this.stderr)) return false;
+        this.child.stderr?.off('data', onData);
+        resolve(this.stderr);
+        return true;
+      };
+      const onData = (): void => {
+        check();
+      };
+      if (check()) return;
+      this.child.stderr?.on('data', onData);
+      this.closed.then(() => {
+        if (!check()) reject(new Error(`member ${this.pid} closed before its stderr matched ${pattern}; stderr:\n${this.stderr}`));
+      });
+    });
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<unknown> {
