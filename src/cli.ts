@@ -93,6 +93,13 @@ function parse(argv: string[]): StatusCommand | 'help' {
   };
 }
 
+/** The fields the tables read are there (a peer that is not our leader could send anything). */
+function isLeaderStatus(body: unknown): body is LeaderStatus {
+  const { leader, channels } = (body ?? {}) as Partial<LeaderStatus>;
+  return typeof leader === 'object' && leader !== null && Number.isSafeInteger(leader.pid) && Array.isArray(channels)
+    && channels.every(c => typeof c === 'object' && c !== null && typeof c.name === 'string' && Array.isArray(c.followers));
+}
+
 /** Connects and asks; resolves with the leader's status or rejects with a CliError. */
 function fetchStatus({ endpoint, timeout, secret }: StatusCommand): Promise<LeaderStatus> {
   const where = describeEndpoint(endpoint);
@@ -142,7 +149,8 @@ function fetchStatus({ endpoint, timeout, secret }: StatusCommand): Promise<Lead
         if (error || packet!.connObj.success !== true) {
           return reject(new CliError(`the leader on ${where} refused the status request: ${error?.message ?? 'no reason given'}${error?.code ? ` (${error.code})` : ''}`, 1));
         }
-        resolve(body as LeaderStatus);
+        if (!isLeaderStatus(body)) return reject(new CliError(`${where} answered the status request with JSON that is not a leader's status: not a cluster-share leader`, 1));
+        resolve(body);
       });
     });
   });
