@@ -399,6 +399,58 @@ describe('in one process', () => {
     }
   });
 
+  test('a per-call timeout longer than responseTimeout also applies while the call waits for a leader', {
+    timeout: 30_000,
+    todo: 'src: #enqueue arms the queue timer with responseTimeout even for a call with its own timeout: a queued call with '
+      + 'timeout 30000 and responseTimeout 300 fails after 300 ms with "no leader was available"',
+  }, async () => {
+    const port = await freePort();
+    const { logger } = recordingLogger();
+    const follower = cluster(FixtureClient, { port, name: 'long-queued', logger, isLeader: false, responseTimeout: 300, maxWaitTime: 30_000 }).create({});
+    let leader: typeof follower | undefined;
+    try {
+      const long = withOptions(follower, { timeout: 30_000 }).echo('long').then(v => ({ ok: v }), (err: Error) => ({ err: err.message }));
+      // Control, queued after it: responseTimeout applies to a call without options.
+      await assert.rejects(follower.echo('control'), (err: Error & { code?: string }) => err.code === 'ERR_CLUSTER_RESPONSE_TIMEOUT');
+      assert.equal(stats(follower).queuedCalls, 1, 'the call with its own, longer timeout still waits for a leader');
+      leader = cluster(FixtureClient, { port, name: 'long-queued', logger, isLeader: true }).create({});
+      await leader.ready();
+      assert.deepEqual(await long, { ok: 'long' }, 'it goes to the leader that comes later');
+    } finally {
+      await close(follower);
+      if (leader) await close(leader);
+    }
+  });
+
+  test('many calls sharing one AbortSignal: no MaxListenersExceededWarning', {
+    timeout: 30_000,
+    todo: 'src: CallControl adds one abort listener per call to the caller\'s signal; 11 calls in flight with one signal '
+      + '(a request-scoped signal, a common pattern) make Node warn "Possible EventTarget memory leak detected"',
+  }, async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      if (w.name === 'MaxListenersExceededWarning') warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    const { Spied, instances } = spiedClass();
+    const client = cluster(Spied, { singleMode: true, name: 'shared-signal', logger: recordingLogger().logger }).delegate('gate').create({});
+    try {
+      await client.ready();
+      const controller = new AbortController();
+      const calls = Array.from({ length: 20 }, () => withOptions(client, { signal: controller.signal }).gate('shared'));
+      await instances[0]!.gateReached('shared');
+      assert.equal(stats(client).inFlightCalls, 20);
+      assert.equal(await instances[0]!.openGate('shared'), 20);
+      assert.deepEqual(await Promise.all(calls), calls.map(() => 'shared'));
+      // process.emitWarning emits on a later tick: one more turn of the event loop.
+      await new Promise(resolve => setImmediate(resolve));
+      assert.deepEqual(warnings.map(w => w.message), [], 'no warning about the abort listeners');
+    } finally {
+      process.off('warning', onWarning);
+      await close(client);
+    }
+  });
+
   test('a callback-style call on a follower takes the options', { timeout: 30_000 }, async () => {
     const port = await freePort();
     const { logger, lines } = recordingLogger();

@@ -366,6 +366,31 @@ describe('stats in this process', () => {
     await close(delegated);
   });
 
+  test('while electing: state electing, no role, the election under way has no duration yet', { timeout: 30_000 }, async () => {
+    const port = await freePort();
+    const follower = cluster(FixtureClient, { port, isLeader: false, maxWaitTime: 30_000, logger: quiet }).create({});
+    const started = new Promise<{ reason: string; startedAt: number }>(resolve => follower.once('electionStart', e => resolve(e)));
+    const ended = new Promise<{ role: string; durationMs: number }>(resolve => follower.once('electionEnd', e => resolve(e)));
+    const start = await started;
+    const s = stats(follower);
+    assert.equal(s.state, 'electing');
+    assert.equal(s.role, undefined);
+    assert.equal(s.leaderPid, undefined);
+    assert.equal(s.elections, 0, 'no election completed yet');
+    assert.deepEqual(s.lastElection, { reason: 'start', startedAt: start.startedAt, durationMs: undefined, role: undefined }, 'the election under way');
+    const leader = cluster(FixtureClient, { port, isLeader: true, logger: quiet }).create({});
+    await leader.ready();
+    await follower.ready();
+    const end = await ended;
+    const after = stats(follower);
+    assert.equal(after.elections, 1);
+    assert.equal(after.lastElection?.role, 'follower');
+    assert.equal(after.lastElection?.durationMs, end.durationMs);
+    assert.equal(after.leaderPid, process.pid, 'the leader is this process');
+    await close(follower);
+    await close(leader);
+  });
+
   test('a closed client: state closed, role undefined, its elections and traffic kept', { timeout: 30_000 }, async () => {
     const port = await freePort();
     const leader = cluster(FixtureClient, { port, logger: quiet }).create({});
