@@ -94,7 +94,8 @@ type AutoOf<Cls extends DataClientClass, O> = O extends { autoGenerate: false } 
 
 /** A created client: the cluster client plus every delegated and overridden member. */
 export type CreatedClient<Cls extends DataClientClass, O, D> =
-  (Extract<keyof (AutoOf<Cls, O> & D), Replaceable> extends never ? ClusterClient : Omit<ClusterClient, keyof (AutoOf<Cls, O> & D)>)
+  // A delegated `stats` replaces ours (its type differs); a delegated `close` fits sdk-base's.
+  ('stats' extends keyof (AutoOf<Cls, O> & D) ? Omit<ClusterClient, 'stats'> : ClusterClient)
   & Omit<AutoOf<Cls, O>, keyof D> & D;
 
 // ---------------------------------------------------------------------------------------------

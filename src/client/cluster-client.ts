@@ -51,7 +51,8 @@ interface QueuedCall {
   method: string;
   args: unknown[];
   callback: InvokeCallback | undefined;
-  timer: NodeJS.Timeout;
+  /** Gives up after responseTimeout (none for a call with its own timeout). */
+  timer: NodeJS.Timeout | undefined;
   /** Set for a call with per-call options: it learns where it was sent (to forget it on abort). */
   control: CallControl | undefined;
 }
@@ -66,7 +67,6 @@ class CallControl {
   readonly #signal: AbortSignal | undefined;
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #deadline: number | undefined;
-  readonly #onAbort: () => void;
   #settled = false;
   /** Where the call went (a role and its id there), or the queue it waits in. */
   #sent: { role: Role; id: number } | undefined;
@@ -76,8 +76,7 @@ class CallControl {
     this.method = method;
     this.#callback = callback;
     this.#signal = call.signal;
-    this.#onAbort = () => this.#giveUp(new CallAbortedError(method, this.#signal?.reason));
-    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (this.#signal) watchSignal(this.#signal, this);
     if (call.timeout !== undefined) {
       this.#deadline = Date.now() + call.timeout;
       const timeout = call.timeout;
@@ -89,9 +88,17 @@ class CallControl {
     return this.#settled;
   }
 
-  /** Time left for the role to wait for the answer (undefined: the role's own responseTimeout). */
-  remaining(): number | undefined {
-    return this.#deadline === undefined ? undefined : Math.max(1, this.#deadline - Date.now());
+  get hasTimeout(): boolean {
+    return this.#deadline !== undefined;
+  }
+
+  /**
+   * How long the role may wait for the answer: undefined for its own responseTimeout, else a
+   * little past this call's deadline, so that this call's timer (the one that names the
+   * caller's timeout) always fires first.
+   */
+  roleTimeout(): number | undefined {
+    return this.#deadline === undefined ? undefined : Math.max(1, this.#deadline - Date.now()) + ROLE_TIMEOUT_MARGIN;
   }
 
   /** The call now waits in the queue; `unqueue` takes it out. */
@@ -102,6 +109,11 @@ class CallControl {
   sent(role: Role, id: number): void {
     this.#unqueue = undefined;
     this.#sent = { role, id };
+  }
+
+  /** The signal was aborted. */
+  aborted(reason: unknown): void {
+    this.#giveUp(new CallAbortedError(this.method, reason));
   }
 
   /** The answer (or the role's error): passed on unless the call already gave up. */
@@ -128,8 +140,39 @@ class CallControl {
     this.#unqueue = undefined;
     this.#sent = undefined;
     if (this.#timer) clearTimeout(this.#timer);
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#signal) unwatchSignal(this.#signal, this);
   }
+}
+
+/** Extra time the role gets past a call's own deadline (see CallControl.roleTimeout). */
+const ROLE_TIMEOUT_MARGIN = 1000;
+
+/**
+ * The calls waiting on each AbortSignal, behind ONE abort listener per signal: a request-wide
+ * signal shared by many calls must not pile up listeners (Node warns past 10).
+ */
+const signalWatchers = new WeakMap<AbortSignal, { calls: Set<CallControl>; onAbort: () => void }>();
+
+function watchSignal(signal: AbortSignal, call: CallControl): void {
+  let watcher = signalWatchers.get(signal);
+  if (!watcher) {
+    const calls = new Set<CallControl>();
+    const onAbort = (): void => {
+      signalWatchers.delete(signal);
+      for (const c of calls) c.aborted(signal.reason);
+    };
+    watcher = { calls, onAbort };
+    signalWatchers.set(signal, watcher);
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+  watcher.calls.add(call);
+}
+
+function unwatchSignal(signal: AbortSignal, call: CallControl): void {
+  const watcher = signalWatchers.get(signal);
+  if (!watcher?.calls.delete(call) || watcher.calls.size > 0) return;
+  signalWatchers.delete(signal);
+  signal.removeEventListener('abort', watcher.onAbort);
 }
 
 /** Socket errors that mean "no leader right now": compete again. */
@@ -513,7 +556,8 @@ export class ClusterClient extends Base implements RoleSink {
       args,
       callback,
       control,
-      timer: setTimeout(() => {
+      // A call with its own timeout is bounded by that timer alone.
+      timer: control?.hasTimeout ? undefined : setTimeout(() => {
         unqueue();
         const err = new ResponseTimeoutError(method, responseTimeout, 'no leader was available');
         if (control) control.settle(err);
@@ -528,7 +572,7 @@ export class ClusterClient extends Base implements RoleSink {
   #send(role: Role, method: string, args: unknown[], callback: InvokeCallback | undefined, control: CallControl | undefined): void {
     if (control) {
       if (control.settled) return;
-      if (callback) control.sent(role, role.invoke(method, args, control.settle, control.remaining()));
+      if (callback) control.sent(role, role.invoke(method, args, control.settle, control.roleTimeout()));
       else {
         control.settle(null);
         role.invokeOneway(method, args);
@@ -577,17 +621,19 @@ export class ClusterClient extends Base implements RoleSink {
    * const data = await client.withCallOptions({ signal: AbortSignal.timeout(200) }).getData('key');
    * ```
    */
-  withCallOptions(options: CallOptions): this {
+  withCallOptions<T extends object>(this: T, options: CallOptions): T {
     const call = checkCallOptions(options);
     const made = new Map<PropertyKey, unknown>();
+    // `this` is the created client (T keeps its delegated methods' types; it may lack our `stats`).
+    const client = this as unknown as ClusterClient;
     return new Proxy(this, {
       get: (target, prop) => {
         if (made.has(prop)) return made.get(prop);
-        const to = typeof prop === 'string' ? this.#invokeDelegates.get(prop) : undefined;
+        const to = typeof prop === 'string' ? client.#invokeDelegates.get(prop) : undefined;
         // Only the delegates the client still has (an override or a user's own value wins).
         const own = Reflect.get(target, prop, target) as unknown;
         let value: unknown = own;
-        if (to && typeof own === 'function') value = to === 'invoke' ? invokeDelegate(this, prop as string, call) : onewayDelegate(this, prop as string, call);
+        if (to && typeof own === 'function') value = to === 'invoke' ? invokeDelegate(client, prop as string, call) : onewayDelegate(client, prop as string, call);
         else if (typeof own === 'function') value = (own as (...args: unknown[]) => unknown).bind(target);
         else return own;
         made.set(prop, value);

@@ -101,7 +101,9 @@ async function usage(): Promise<void> {
   const withStats = cluster(WithStats).create();
   const own: { hits: number } = await withStats.stats();
   const ours: ClientStats = stats(withStats);
-  void [own, ours];
+  // withCallOptions keeps the delegated methods' types, also on such a client.
+  const viaView: { hits: number } = await withStats.withCallOptions({ timeout: 5 }).stats();
+  void [own, ours, viaView];
 
   await close(client);
   const err = new ResponseTimeoutError('m', 1, 'x');
