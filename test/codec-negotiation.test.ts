@@ -96,7 +96,7 @@ describe('codec negotiation', () => {
 
     const fast = await RawPeer.connect(port);
     const fastAnswer = await fast.request({ type: 'register_channel', channelName: 'FixtureClient', codecs: ['zstd-someday', 'tagged-v1'] });
-    assert.deepEqual(fastAnswer.connObj, { type: 'register_channel_res', codec: 'tagged-v1' });
+    assert.deepEqual(fastAnswer.connObj, { type: 'register_channel_res', codec: 'tagged-v1', pid: process.pid }, 'a cluster-share follower also learns who leads');
     // The register answer itself is always in serialize-json: the follower switches after it.
     assert.deepEqual(serializeJsonCodec.decode(fastAnswer.data!), { success: true });
     const map = new Map<string, unknown>([['a', 1n], ['b', new Set([1])]]);
@@ -107,7 +107,7 @@ describe('codec negotiation', () => {
 
     const plain = await RawPeer.connect(port);
     const plainAnswer = await plain.request({ type: 'register_channel', channelName: 'FixtureClient' });
-    assert.deepEqual(plainAnswer.connObj, { type: 'register_channel_res' }, '3.x-shaped registration: no codec field');
+    assert.deepEqual(plainAnswer.connObj, { type: 'register_channel_res' }, '3.x-shaped registration: no codec nor pid field');
     const value = { s: 'héllo', d: new Date(1_700_000_000_000), b: Buffer.from([1, 2, 3]), u: undefined };
     const args = encodeInvokeArgs([value], serializeJsonCodec);
     const plainResult = await plain.request({ type: 'invoke', method: 'echo', argLength: 1, oneway: false }, args);
@@ -116,7 +116,7 @@ describe('codec negotiation', () => {
 
     const unknown = await RawPeer.connect(port);
     const unknownAnswer = await unknown.request({ type: 'register_channel', channelName: 'FixtureClient', codecs: ['nope', 42] });
-    assert.deepEqual(unknownAnswer.connObj, { type: 'register_channel_res' }, 'nothing in common: serialize-json');
+    assert.deepEqual(unknownAnswer.connObj, { type: 'register_channel_res', pid: process.pid }, 'nothing in common: serialize-json');
 
     for (const peer of [fast, plain, unknown]) peer.socket.destroy();
     await close(leader);
@@ -165,7 +165,7 @@ describe('codec negotiation', () => {
       const registered = new Promise<Packet>(resolve => server.once('connection', socket => void new RawPeer(socket).next().then(resolve)));
       const follower = make({ port, isLeader: false, maxWaitTime: 60_000, ...options });
       const register = await registered;
-      assert.deepEqual(register.connObj, { type: 'register_channel', channelName: 'FixtureClient', codecs: [] }, `an empty offer (${Object.keys(options)[0]})`);
+      assert.deepEqual(register.connObj, { type: 'register_channel', channelName: 'FixtureClient', codecs: [], pid: process.pid }, `an empty offer (${Object.keys(options)[0]})`);
       // Closing before ready: the follower stops waiting for the silent fake leader.
       await close(follower);
       server.close();

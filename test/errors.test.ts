@@ -9,6 +9,7 @@ import {
   InvalidArgumentError, InvalidDelegateError, InvalidOptionError, LeaderLostError, LeaderStartError,
   MethodNotFoundError, PortInUseError, ProtocolError, ResponseTimeoutError, reviveError, serializeError,
   SubscribeTimeoutError, WriteBufferFullError,
+  CallAbortedError,
 } from '../src/errors.js';
 
 type ErrorClass = abstract new (...args: never[]) => ClusterShareError;
@@ -22,6 +23,8 @@ interface Row {
   cause: 'options' | 'serialized' | 'none';
   /** Class-specific fields and message content. */
   check(err: ClusterShareError): void;
+  /** The expected `name`, when it is not the class name. */
+  name?: string;
 }
 
 function row<E extends ClusterShareError>(
@@ -101,6 +104,13 @@ const TABLE: Row[] = [
   row(DecodeError, 'ERR_CLUSTER_DECODE', 'options', cause => new DecodeError('unknown tag 0x7f', { cause }), e => {
     assert.match(e.message, /does not decode: unknown tag 0x7f/);
   }),
+  // Named AbortError, as aborted web and Node APIs are; the cause is the signal's reason.
+  { ...row(CallAbortedError, 'ERR_CLUSTER_ABORTED', 'options', cause => new CallAbortedError('getData', cause), e => {
+    assert.equal(e.method, 'getData');
+    assert.match(e.message, /getData was aborted: underlying/);
+    assert.match(new CallAbortedError('m', undefined).message, /no reason given/);
+    assert.match(new CallAbortedError('m', 'bye').message, /aborted: bye/);
+  }), name: 'AbortError' },
   row(HeartbeatTimeoutError, 'ERR_CLUSTER_HEARTBEAT_TIMEOUT', 'none', () => new HeartbeatTimeoutError(61000, 60000), e => {
     assert.match(e.message, /61000ms/);
     assert.match(e.message, /60000ms/);
@@ -118,10 +128,11 @@ describe('error classes', () => {
       assert.ok(err instanceof ClusterShareError);
       assert.ok(err instanceof r.Cls);
       assert.equal(err.constructor, r.Cls);
-      assert.equal(err.name, r.Cls.name);
+      const name = r.name ?? r.Cls.name;
+      assert.equal(err.name, name);
       assert.equal(err.code, r.code);
       assert.ok(err.message.startsWith('[cluster-share]'), `message: ${err.message}`);
-      assert.ok(typeof err.stack === 'string' && err.stack.includes(r.Cls.name), 'stack names the class');
+      assert.ok(typeof err.stack === 'string' && err.stack.includes(name), 'stack names the class');
       assert.ok(Object.prototype.toString.call(err) === '[object Error]');
       if (r.cause === 'none') assert.equal(err.cause, undefined);
       else assert.equal(err.cause, cause, 'cause kept');

@@ -39,7 +39,7 @@ describe('in one process', () => {
     const [answer] = await answered;
     const connLength = answer.readInt32BE(16);
     assert.equal(answer.readUInt32BE(8), id);
-    assert.deepEqual(JSON.parse(answer.toString('utf8', 24, 24 + connLength)), { type: 'register_channel_res' });
+    assert.deepEqual(JSON.parse(answer.toString('utf8', 24, 24 + connLength)), { type: 'register_channel_res' }, 'a 3.x-shaped registration gets exactly what a 3.x leader sends');
     assert.deepEqual(serializeJsonCodec.decode(answer.subarray(24 + connLength)), { success: true });
     socket.destroy();
     await close(probe);

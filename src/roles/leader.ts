@@ -90,8 +90,10 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     debug('%s: follower #%d registered (codec %s)', options.name, conn.id, chosen?.name ?? 'default');
     // The answer itself is in the default codec: the follower switches after reading it.
     const answer = (body: unknown): void => {
-      // `pid` is our extension (3.x followers ignore it): it tells followers who leads.
-      const connObj = chosen ? { type: 'register_channel_res', codec: chosen.name, pid: process.pid } : { type: 'register_channel_res', pid: process.pid };
+      // `pid` is our extension, for cluster-share followers only (they sent `codecs`): a 3.x
+      // follower gets exactly the bytes a 3.x leader sends.
+      const connObj = !link.knowsClosing ? { type: 'register_channel_res' }
+        : chosen ? { type: 'register_channel_res', codec: chosen.name, pid: process.pid } : { type: 'register_channel_res', pid: process.pid };
       conn.write(encodePacket(packet.id, true, packet.timeout, connObj, options.transcode.encode(body)));
     };
     this.host.ready().then(
