@@ -65,6 +65,25 @@ export async function pushChange(group, server, members, timeout = 10_000) {
   return told;
 }
 
+/**
+ * The whole config-watching scenario once the members are started: one leader, one upstream
+ * connection, one value, a change that reaches everyone, then a graceful shutdown (followers
+ * first, so the leader's exit does not start an election). Returns the RESULT fields.
+ */
+export async function runConfigScenario(group, server, members, { what = 'workers', unit = 'worker', units = 'processes', check } = {}) {
+  const { leader, followers } = await waitForRoles(group, members);
+  // What this example checks besides (e.g. that the agent leads).
+  check?.({ leader, followers });
+  const upstreamConnections = checkOneUpstreamConnection(server, members, units);
+  checkInitialValue(members, unit);
+  const pushedTo = await pushChange(group, server, members);
+  await group.close(followers);
+  await group.close([leader]);
+  console.log(`all ${members.length} ${what} closed and exited with code 0`);
+  await server.close();
+  return summarize(members, { leader, upstreamConnections, pushedTo });
+}
+
 /** What the RESULT line says about the members, counted from what they reported. */
 export function summarize(members, { leader, upstreamConnections, pushedTo }) {
   return {

@@ -35,7 +35,7 @@ if (nodeCluster.isWorker) {
   });
 } else {
   // ---- the master: starts the config server, the app workers, then the agent; checks what they report
-  const { checkInitialValue, checkOneUpstreamConnection, INITIAL, KEY, pushChange, summarize, waitForRoles } = await import('./config-checks.mjs');
+  const { INITIAL, KEY, runConfigScenario } = await import('./config-checks.mjs');
   const { startConfigServer } = await import('./config-server.mjs');
   const { deadline, fail, finish, freePort, Group } = await import('./supervisor.mjs');
 
@@ -72,21 +72,18 @@ if (nodeCluster.isWorker) {
   console.log(`master ${process.pid}: forked the agent ${child.pid} (isLeader: true)`);
 
   // 3. the agent leads, every app worker follows it
+  // 4. then the app workers close first (they follow), the agent last
   const everyone = [agent, ...workers];
-  const { leader } = await waitForRoles(group, everyone);
-  if (leader !== agent) fail(`expected the agent to lead, but ${leader.name} does`);
-  const upstreamConnections = checkOneUpstreamConnection(server, everyone);
-  checkInitialValue(everyone, 'process');
-  const pushedTo = await pushChange(group, server, everyone);
-
-  // 4. the app workers close first, then the agent
-  await group.close(workers);
-  await group.close([agent]);
-  console.log(`the ${APP_WORKERS} app workers and the agent closed and exited with code 0`);
-  await server.close();
+  const summary = await runConfigScenario(group, server, everyone, {
+    what: 'processes (the app workers, then the agent)',
+    unit: 'process',
+    check({ leader }) {
+      if (leader !== agent) fail(`expected the agent to lead, but ${leader.name} does`);
+    },
+  });
   finish(`the agent led and held the 1 upstream connection; ${APP_WORKERS} app workers followed it and received the change`, {
     example: 'egg-style',
-    ...summarize(everyone, { leader, upstreamConnections, pushedTo }),
+    ...summary,
     agentIsLeader: agent.last('ready').leader === true,
     appWorkersFollowing: workers.filter(m => m.last('ready').leader === false).length,
     appWorkersReadyBeforeAgent: readyBeforeAgent,

@@ -19,7 +19,7 @@ if (nodeCluster.isWorker) {
   });
 } else {
   // ---- the primary: starts the config server and the workers, checks what they report
-  const { checkInitialValue, checkOneUpstreamConnection, INITIAL, KEY, pushChange, summarize, waitForRoles } = await import('./config-checks.mjs');
+  const { INITIAL, KEY, runConfigScenario } = await import('./config-checks.mjs');
   const { startConfigServer } = await import('./config-server.mjs');
   const { deadline, finish, freePort, Group } = await import('./supervisor.mjs');
 
@@ -44,18 +44,9 @@ if (nodeCluster.isWorker) {
   }
   const workers = group.members;
 
-  const { leader, followers } = await waitForRoles(group, workers);
-  const upstreamConnections = checkOneUpstreamConnection(server, workers);
-  checkInitialValue(workers);
-  const pushedTo = await pushChange(group, server, workers);
-
-  // Followers first, so the leader's exit does not start an election.
-  await group.close(followers);
-  await group.close([leader]);
-  console.log(`all ${WORKERS} cluster workers closed and exited with code 0`);
-  await server.close();
+  const summary = await runConfigScenario(group, server, workers, { what: 'cluster workers' });
   finish(`${WORKERS} node:cluster workers shared 1 upstream connection; every worker received the change`, {
     example: 'node-cluster',
-    ...summarize(workers, { leader, upstreamConnections, pushedTo }),
+    ...summary,
   });
 }

@@ -9,7 +9,7 @@
 // The last line is `RESULT {json}`, for the test (test/examples.test.ts).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { checkInitialValue, checkOneUpstreamConnection, INITIAL, KEY, pushChange, summarize, waitForRoles } from './config-checks.mjs';
+import { INITIAL, KEY, runConfigScenario } from './config-checks.mjs';
 import { startConfigServer } from './config-server.mjs';
 import { deadline, finish, freePort, Group } from './supervisor.mjs';
 
@@ -33,20 +33,10 @@ for (let i = 0; i < WORKERS; i++) {
 }
 const workers = group.members;
 
-// 3. one leader, one upstream connection, one value
-const { leader, followers } = await waitForRoles(group, workers);
-const upstreamConnections = checkOneUpstreamConnection(server, workers);
-checkInitialValue(workers);
-
-// 4. a change on the server reaches every process through the one connection
-const pushedTo = await pushChange(group, server, workers);
-
-// 5. graceful shutdown: followers first, so the leader's exit does not start an election
-await group.close(followers);
-await group.close([leader]);
-console.log(`all ${WORKERS} workers closed and exited with code 0`);
-await server.close();
+// 3-5. one leader, one upstream connection, one value; a change on the server reaches every
+// process through the one connection; graceful shutdown, followers first
+const summary = await runConfigScenario(group, server, workers);
 finish(`${WORKERS} processes shared 1 upstream connection; every process received the change`, {
   example: 'child-process',
-  ...summarize(workers, { leader, upstreamConnections, pushedTo }),
+  ...summary,
 });

@@ -13,7 +13,7 @@ if (!isMainThread) {
   await runConfigMember({ channel: threadChannel(), clusterPort: workerData.clusterPort, config: workerData.config });
 } else {
   // ---- the main thread: starts the config server and the threads, checks what they report
-  const { checkInitialValue, checkOneUpstreamConnection, INITIAL, KEY, pushChange, summarize, waitForRoles } = await import('./config-checks.mjs');
+  const { INITIAL, KEY, runConfigScenario } = await import('./config-checks.mjs');
   const { startConfigServer } = await import('./config-server.mjs');
   const { deadline, fail, finish, freePort, Group } = await import('./supervisor.mjs');
 
@@ -41,21 +41,18 @@ if (!isMainThread) {
   }
   const threads = group.members;
 
-  const { leader, followers } = await waitForRoles(group, threads);
-  const upstreamConnections = checkOneUpstreamConnection(server, threads, 'threads');
-  checkInitialValue(threads, 'thread');
-  const foreign = threads.filter(t => t.last('ready').pid !== process.pid);
-  if (foreign.length > 0) fail(`expected every thread in process ${process.pid}: ${foreign.map(t => t.name).join(', ')}`);
-  const pushedTo = await pushChange(group, server, threads);
-
-  // Followers first, so the leader's exit does not start an election.
-  await group.close(followers);
-  await group.close([leader]);
-  console.log(`all ${THREADS} threads closed their clients and ended with code 0`);
-  await server.close();
+  const summary = await runConfigScenario(group, server, threads, {
+    what: 'threads closed their clients and ended',
+    unit: 'thread',
+    units: 'threads',
+    check() {
+      const foreign = threads.filter(t => t.last('ready').pid !== process.pid);
+      if (foreign.length > 0) fail(`expected every thread in process ${process.pid}: ${foreign.map(t => t.name).join(', ')}`);
+    },
+  });
   finish(`${THREADS} threads of process ${process.pid} shared 1 upstream connection; every thread received the change`, {
     example: 'worker-threads',
-    ...summarize(threads, { leader, upstreamConnections, pushedTo }),
+    ...summary,
     threadIds: new Set(threads.map(t => t.last('ready').threadId)).size,
   });
 }
