@@ -72,8 +72,8 @@ export async function pushChange(group, server, members, timeout = 10_000) {
  */
 export async function runConfigScenario(group, server, members, { what = 'workers', unit = 'worker', units = 'processes', check } = {}) {
   const { leader, followers } = await waitForRoles(group, members);
-  // What this example checks besides (e.g. that the agent leads).
-  check?.({ leader, followers });
+  // What this example checks or shows besides (e.g. that the agent leads).
+  await check?.({ leader, followers });
   const upstreamConnections = checkOneUpstreamConnection(server, members, units);
   checkInitialValue(members, unit);
   const pushedTo = await pushChange(group, server, members);
