@@ -39,3 +39,23 @@ test('ESM default and named imports work and are the same functions', () => {
   `]);
   assert.deepEqual(JSON.parse(out), { callable: 'function', same: true, error: 'ERR_CLUSTER_RESPONSE_TIMEOUT' });
 });
+
+test('the npm package ships the cluster-share bin and both builds, and no tests', () => {
+  // Under `npm test` npm_execpath is npm's own CLI; elsewhere use npm from the PATH.
+  const npm = process.env.npm_execpath;
+  const args = ['pack', '--dry-run', '--json', '--ignore-scripts'];
+  const out = npm
+    ? execFileSync(process.execPath, [npm, ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    : execFileSync('npm', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], shell: process.platform === 'win32' });
+  const [pack] = JSON.parse(out) as Array<{ files: Array<{ path: string }> }>;
+  const paths = new Set(pack!.files.map(f => f.path));
+  const { bin } = JSON.parse(run(['-p', 'JSON.stringify(require("cluster-share/package.json"))'])) as { bin: Record<string, string> };
+  const binPath = bin['cluster-share']!.replace(/^\.\//, '');
+  for (const shipped of [binPath, 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/commonjs/cjs.cjs', 'dist/commonjs/cjs.d.cts', 'README.md', 'package.json']) {
+    assert.ok(paths.has(shipped), `the package contains ${shipped}`);
+  }
+  const leaked = [...paths].filter(p => /^(test|\.test-build|benchmark|example)\//.test(p));
+  assert.deepEqual(leaked, [], 'no tests, benchmarks or examples in the package');
+  // The bin runs as it is shipped (it is what `npx cluster-share` executes).
+  assert.match(run([binPath, '--help']), /^Usage: cluster-share status/);
+});
