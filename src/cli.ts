@@ -8,13 +8,14 @@
  * since when, its channels, their followers and the calls in flight, and exits. Exit codes:
  * 0 printed, 1 no status (nothing listens, no answer, refused), 2 bad usage.
  */
+import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORT } from './options.js';
 import { newNonce, proof } from './protocol/auth.js';
 import { encodePacket, nextRequestId, STATUS } from './protocol/packet.js';
 import type { ChannelStatus, LeaderStatus } from './stats.js';
 import { Connection, type ConnectionHandler } from './transport/connection.js';
-import { connectTo, describeEndpoint, type Endpoint } from './transport/endpoint.js';
+import { connectSocket, describeEndpoint, type Endpoint } from './transport/endpoint.js';
 
 const USAGE = `Usage: cluster-share status [options]
 
@@ -101,57 +102,51 @@ function isLeaderStatus(body: unknown): body is LeaderStatus {
 }
 
 /** Connects and asks; resolves with the leader's status or rejects with a CliError. */
-function fetchStatus({ endpoint, timeout, secret }: StatusCommand): Promise<LeaderStatus> {
+async function fetchStatus({ endpoint, timeout, secret }: StatusCommand): Promise<LeaderStatus> {
   const where = describeEndpoint(endpoint);
+  let socket: Socket;
+  try {
+    socket = await connectSocket(endpoint, timeout);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED' || code === 'ENOENT') throw new CliError(`nothing listens on ${where}: no cluster-share (or cluster-client) leader runs there`, 1);
+    if (code === 'ETIMEDOUT') throw new CliError(`cannot connect to ${where}: no answer within ${timeout}ms`, 1);
+    throw new CliError(`cannot connect to ${where}: ${(err as Error).message}`, 1);
+  }
   return new Promise((resolve, reject) => {
-    const socket = connectTo(endpoint);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new CliError(`cannot connect to ${where}: no answer within ${timeout}ms`, 1));
-    }, timeout);
-    socket.once('error', err => {
-      clearTimeout(timer);
-      const code = (err as NodeJS.ErrnoException).code;
-      const nothing = code === 'ECONNREFUSED' || code === 'ENOENT';
-      reject(new CliError(nothing ? `nothing listens on ${where}: no cluster-share (or cluster-client) leader runs there` : `cannot connect to ${where}: ${err.message}`, 1));
-    });
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      let protocolError: Error | undefined;
-      const handler: ConnectionHandler = {
-        onRequest: () => undefined,
-        onClose: () => undefined,
-        onProtocolError: err => {
-          protocolError = err;
-        },
-      };
-      const conn = new Connection(socket, handler, { maxFrameSize: 64 * 1024 * 1024, maxWriteBuffer: 1024 * 1024, frameTimeout: timeout });
-      conn.errors = {
-        timeout: () => new CliError(`${where} accepted the connection but did not answer the status request within ${timeout}ms: a cluster-client 3.x leader (3.x has no status), or not a cluster-share leader`, 1),
-        closed: () => new CliError(protocolError
-          ? `${where} is not a cluster-share leader: it answered with bytes that are not packets`
-          : `${where} closed the connection without answering the status request: not a cluster-share leader`, 1),
-      };
-      const id = nextRequestId();
-      const nonce = secret === undefined ? undefined : newNonce();
-      const auth = nonce === undefined ? undefined : { nonce, proof: proof(secret!, 'observer', STATUS, nonce, nonce) };
-      conn.request(id, encodePacket(id, false, timeout, { type: STATUS, ...(auth ? { auth } : {}) }), timeout, 'status', (err, packet) => {
-        conn.destroy();
-        if (err) return reject(err);
-        let body: unknown;
-        try {
-          body = JSON.parse(packet!.data?.toString('utf8') ?? '');
-        } catch {
-          return reject(new CliError(`${where} answered the status request with something that is not JSON`, 1));
-        }
-        const error = (body as { error?: { message?: string; code?: string } }).error;
-        if (error || packet!.connObj.success !== true) {
-          return reject(new CliError(`the leader on ${where} refused the status request: ${error?.message ?? 'no reason given'}${error?.code ? ` (${error.code})` : ''}`, 1));
-        }
-        if (!isLeaderStatus(body)) return reject(new CliError(`${where} answered the status request with JSON that is not a leader's status: not a cluster-share leader`, 1));
-        resolve(body);
-      });
+    let protocolError: Error | undefined;
+    const handler: ConnectionHandler = {
+      onRequest: () => undefined,
+      onClose: () => undefined,
+      onProtocolError: err => {
+        protocolError = err;
+      },
+    };
+    const conn = new Connection(socket, handler, { maxFrameSize: 64 * 1024 * 1024, maxWriteBuffer: 1024 * 1024, frameTimeout: timeout });
+    conn.errors = {
+      timeout: () => new CliError(`${where} accepted the connection but did not answer the status request within ${timeout}ms: a cluster-client 3.x leader (3.x has no status), or not a cluster-share leader`, 1),
+      closed: () => new CliError(protocolError
+        ? `${where} is not a cluster-share leader: it answered with bytes that are not packets`
+        : `${where} closed the connection without answering the status request: not a cluster-share leader`, 1),
+    };
+    const id = nextRequestId();
+    const nonce = secret === undefined ? undefined : newNonce();
+    const auth = nonce === undefined ? undefined : { nonce, proof: proof(secret!, 'observer', STATUS, nonce, nonce) };
+    conn.request(id, encodePacket(id, false, timeout, { type: STATUS, ...(auth ? { auth } : {}) }), timeout, 'status', (err, packet) => {
+      conn.destroy();
+      if (err) return reject(err);
+      let body: unknown;
+      try {
+        body = JSON.parse(packet!.data?.toString('utf8') ?? '');
+      } catch {
+        return reject(new CliError(`${where} answered the status request with something that is not JSON`, 1));
+      }
+      const error = (body as { error?: { message?: string; code?: string } }).error;
+      if (error || packet!.connObj.success !== true) {
+        return reject(new CliError(`the leader on ${where} refused the status request: ${error?.message ?? 'no reason given'}${error?.code ? ` (${error.code})` : ''}`, 1));
+      }
+      if (!isLeaderStatus(body)) return reject(new CliError(`${where} answered the status request with JSON that is not a leader's status: not a cluster-share leader`, 1));
+      resolve(body);
     });
   });
 }

@@ -13,7 +13,7 @@ import { AUTH_CHALLENGE, newNonce, proof, proofMatches, readNonce } from '../pro
 import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet } from '../protocol/packet.js';
 import type { FollowerStats } from '../stats.js';
 import { Connection, type ConnectionHandler, type RequestErrors, type Traffic } from '../transport/connection.js';
-import { connectTo, describeEndpoint, type Endpoint } from '../transport/endpoint.js';
+import { connectSocket } from '../transport/endpoint.js';
 import type { InvokeCallback } from './host.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
 
@@ -29,31 +29,6 @@ const followerErrors: RequestErrors = {
   closed: (label, cause) => new LeaderLostError(label, { cause }),
 };
 
-/** Connects to the leader's endpoint. Rejects with the socket error (ECONNREFUSED when no one listens). */
-function connectSocket(endpoint: Endpoint, timeout: number, signal: AbortSignal, name: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTo(endpoint);
-    const fail = (err: Error): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      reject(err);
-    };
-    const onAbort = (): void => fail(new ClientClosedError(name, 'closed while connecting to the leader'));
-    const timer = setTimeout(() => {
-      fail(Object.assign(new Error(`connect to ${describeEndpoint(endpoint)} timed out after ${timeout}ms`), { code: 'ETIMEDOUT' }));
-    }, timeout);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', fail);
-  });
-}
 
 export class FollowerRole implements Role, ConnectionHandler {
   readonly options: ResolvedOptions;
@@ -92,7 +67,10 @@ export class FollowerRole implements Role, ConnectionHandler {
   static async connect(
     options: ResolvedOptions, sink: RoleSink, publishMethod: string | undefined, connectTimeout: number, signal: AbortSignal,
   ): Promise<FollowerRole> {
-    const socket = await connectSocket(options.endpoint, connectTimeout, signal, options.name);
+    const socket = await connectSocket(options.endpoint, connectTimeout, {
+      signal,
+      error: () => new ClientClosedError(options.name, 'closed while connecting to the leader'),
+    });
     const role = new FollowerRole(options, sink, socket, publishMethod);
     // Closed while waiting for the registration answer: give up the connection at once.
     const closed = (): ClientClosedError => new ClientClosedError(options.name, 'closed while registering with the leader');

@@ -34,6 +34,36 @@ export function connectTo(endpoint: Endpoint): net.Socket {
   return endpoint.path === undefined ? net.connect({ port: endpoint.port, host: LOOPBACK_HOST }) : net.connect({ path: endpoint.path });
 }
 
+/**
+ * Connects to the endpoint; resolves with the connected socket. Rejects with the socket error
+ * (ECONNREFUSED, or ENOENT for a missing socket file, when nobody listens), with an ETIMEDOUT
+ * error after `timeout` ms, or with `abort.error()` when `abort.signal` aborts first.
+ */
+export function connectSocket(endpoint: Endpoint, timeout: number, abort?: { signal: AbortSignal; error: () => Error }): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTo(endpoint);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      abort?.signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      reject(err);
+    };
+    const onAbort = (): void => fail(abort!.error());
+    const timer = setTimeout(() => {
+      fail(Object.assign(new Error(`connect to ${describeEndpoint(endpoint)} timed out after ${timeout}ms`), { code: 'ETIMEDOUT' }));
+    }, timeout);
+    if (abort?.signal.aborted) return onAbort();
+    abort?.signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      abort?.signal.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', fail);
+  });
+}
+
 /** Listens once. Resolves null if the address is taken (EADDRINUSE); other errors reject. */
 function tryListen(options: net.ListenOptions): Promise<net.Server | null> {
   return new Promise((resolve, reject) => {
