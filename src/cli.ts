@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORT } from './options.js';
-import { newNonce, proof } from './protocol/auth.js';
+import { newNonce, observerProof } from './protocol/auth.js';
 import { encodePacket, nextRequestId, STATUS } from './protocol/packet.js';
 import type { ChannelStatus, LeaderStatus } from './stats.js';
 import { Connection, type ConnectionHandler } from './transport/connection.js';
@@ -131,7 +131,7 @@ async function fetchStatus({ endpoint, timeout, secret }: StatusCommand): Promis
     };
     const id = nextRequestId();
     const nonce = secret === undefined ? undefined : newNonce();
-    const auth = nonce === undefined ? undefined : { nonce, proof: proof(secret!, 'observer', STATUS, nonce, nonce) };
+    const auth = nonce === undefined ? undefined : { nonce, proof: observerProof(secret!, nonce) };
     conn.request(id, encodePacket(id, false, timeout, { type: STATUS, ...(auth ? { auth } : {}) }), timeout, 'status', (err, packet) => {
       conn.destroy();
       if (err) return reject(err);

@@ -12,6 +12,7 @@
  * the leader to a follower that has the secret.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { STATUS } from './packet.js';
 
 /** Code of the first answer of a leader that has a secret: "prove it". Not an error. */
 export const AUTH_CHALLENGE = 'ERR_CLUSTER_AUTH_CHALLENGE';
@@ -21,12 +22,17 @@ export function newNonce(): string {
   return randomBytes(16).toString('hex');
 }
 
-/**
- * The proof `role` sends: HMAC-SHA256 of the channel and the two nonces, theirs first. An
- * observer asking for the status proves with its own nonce twice and the channel "status".
- */
+/** The proof `role` sends: HMAC-SHA256 of the channel and the two nonces, theirs first. */
 export function proof(secret: string, role: 'leader' | 'follower' | 'observer', channel: string, theirNonce: string, ownNonce: string): string {
   return createHmac('sha256', secret).update(`cluster-share ${role}\n${channel}\n${theirNonce}\n${ownNonce}`).digest('hex');
+}
+
+/**
+ * What an observer asking for the status sends (`auth.proof` of a `status` request): its own
+ * nonce twice, the channel being the packet type `status`. No leader nonce, so a replay is possible; it reveals nothing new.
+ */
+export function observerProof(secret: string, nonce: string): string {
+  return proof(secret, 'observer', STATUS, nonce, nonce);
 }
 
 /** Constant-time comparison of a received proof with the expected one. */

@@ -7,7 +7,7 @@
 import type net from 'node:net';
 import { debuglog } from 'node:util';
 import { AuthError, ChannelNotFoundError, type ProtocolError, type SerializedError, serializeError, type WriteBufferFullError } from '../errors.js';
-import { AUTH_CHALLENGE, newNonce, proof, proofMatches, readNonce } from '../protocol/auth.js';
+import { AUTH_CHALLENGE, newNonce, observerProof, proof, proofMatches, readNonce } from '../protocol/auth.js';
 import type { Logger } from '../options.js';
 import { type Codec, type ConnObj, encodePacket, type Packet, STATUS, STATUS_RES } from '../protocol/packet.js';
 import type { ChannelStatus, LeaderStatus } from '../stats.js';
@@ -245,7 +245,7 @@ export class PortServer implements ConnectionHandler {
     const secret = this.#settings.secret;
     const auth = packet.connObj.auth as { nonce?: unknown; proof?: unknown } | undefined;
     const nonce = readNonce(auth?.nonce);
-    if (secret !== undefined && (!nonce || !proofMatches(auth?.proof, proof(secret, 'observer', STATUS, nonce, nonce)))) {
+    if (secret !== undefined && (!nonce || !proofMatches(auth?.proof, observerProof(secret, nonce)))) {
       this.#settings.logger.warn(`[cluster-share] connection #${conn.id} asked for the status without proving the shared secret; refused`);
       body = { error: serializeError(new AuthError('this leader requires the shared secret for its status (--secret or NODE_CLUSTER_CLIENT_SECRET)')) };
     } else {
