@@ -45,6 +45,11 @@ export const LEADER_CLOSING = 'leader_closing';
 export const STATUS = 'status';
 export const STATUS_RES = 'status_res';
 
+/** The `pid` extension field of register_channel(_res) as a peer sent it: a positive integer, else unknown. */
+export function readPid(value: unknown): number | undefined {
+  return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : undefined;
+}
+
 /** A decoded packet. `data` is a view into the received bytes (not a copy). */
 export interface Packet {
   id: number;

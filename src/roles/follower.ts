@@ -10,7 +10,7 @@ import {
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { AUTH_CHALLENGE, newNonce, proof, proofMatches, readNonce } from '../protocol/auth.js';
-import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet } from '../protocol/packet.js';
+import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet, readPid } from '../protocol/packet.js';
 import type { FollowerStats } from '../stats.js';
 import { Connection, type ConnectionHandler, type RequestErrors, type Traffic } from '../transport/connection.js';
 import { connectSocket } from '../transport/endpoint.js';
@@ -214,7 +214,7 @@ export class FollowerRole implements Role, ConnectionHandler {
           }
           const chosen = connObj.codec;
           this.#codec = codecs.find(c => c.name === chosen) ?? this.options.transcode;
-          this.#leaderPid = Number.isSafeInteger(connObj.pid) && (connObj.pid as number) > 0 ? connObj.pid as number : undefined;
+          this.#leaderPid = readPid(connObj.pid);
           debug('%s: registered, codec %s', name, chosen ?? 'default');
           this.#registered = true;
           return settle(undefined);

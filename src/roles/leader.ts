@@ -7,7 +7,7 @@ import { debuglog } from 'node:util';
 import { HeartbeatTimeoutError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
 import { chooseCodec, codecName } from '../protocol/codec.js';
 import {
-  type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet, STATUS,
+  type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet, readPid, STATUS,
 } from '../protocol/packet.js';
 import type { ChannelStatus, FollowerStats } from '../stats.js';
 import { addTraffic, noTraffic, type Connection, type ConnectionHandler, type Traffic } from '../transport/connection.js';
@@ -45,10 +45,6 @@ class FollowerLink implements Subscriber {
   }
 }
 
-/** A pid as a follower sent it: a positive integer, else unknown. */
-function readPid(value: unknown): number | undefined {
-  return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : undefined;
-}
 
 export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionHandler {
   readonly server: PortServer;
@@ -204,14 +200,13 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
 
   // ChannelHandler: what an observer is told about this channel.
   status(): ChannelStatus {
-    let followerInFlightCalls = 0;
-    for (const link of this.#links.values()) followerInFlightCalls += link.inFlight;
+    const followers = this.followers();
     return {
       name: this.host.options.name,
       leaderInFlightCalls: this.inFlightCalls,
-      followerInFlightCalls,
+      followerInFlightCalls: followers.reduce((sum, f) => sum + f.inFlightCalls, 0),
       subscriptions: this.host.subscriptionCount(),
-      followers: this.followers(),
+      followers,
     };
   }
 
