@@ -43,6 +43,8 @@ interface HeldRegistration {
 }
 
 const servers = new Map<string, PortServer>();
+/** Attempts to listen under way in this process, one per endpoint, shared by every claimant. */
+const claims = new Map<string, Promise<PortServer | null>>();
 
 function isLoopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::ffff:127.0.0.1' || address === '::1';
@@ -82,19 +84,26 @@ export class PortServer implements ConnectionHandler {
   /**
    * Competes for the endpoint. Returns this process's server if it already holds it, a new
    * server if it won, or null if another process holds it. Other listen errors are thrown.
+   *
+   * Many clients of one process may claim the same endpoint in the same tick (egg's agent
+   * creates several in one load pass): they share ONE attempt to listen, so a client never
+   * loses the port to its own process.
    */
-  static async claim(endpoint: Endpoint, settings: ServerSettings): Promise<PortServer | null> {
+  static claim(endpoint: Endpoint, settings: ServerSettings): Promise<PortServer | null> {
     const key = endpointKey(endpoint);
     const existing = servers.get(key);
-    if (existing && !existing.#closed) return existing;
+    if (existing && !existing.#closed) return Promise.resolve(existing);
+    let claim = claims.get(key);
+    if (!claim) {
+      claim = PortServer.#listen(endpoint, key, settings).finally(() => claims.delete(key));
+      claims.set(key, claim);
+    }
+    return claim;
+  }
+
+  static async #listen(endpoint: Endpoint, key: string, settings: ServerSettings): Promise<PortServer | null> {
     const server = await listenOn(endpoint);
     if (!server) return null;
-    // Another client of this process may have won the same endpoint while we awaited.
-    const raced = servers.get(key);
-    if (raced && !raced.#closed) {
-      server.close();
-      return raced;
-    }
     const instance = new PortServer(endpoint, server, settings);
     servers.set(key, instance);
     debug('listening on %s', describeEndpoint(endpoint));
