@@ -11,7 +11,7 @@
  * }
  * ```
  */
-import { Base } from 'sdk-base';
+import { Base, type BaseOptions } from './base.js';
 import type { ClusterClient } from './client/cluster-client.js';
 import { close as closeClient, cluster, type DataClientClass } from './cluster.js';
 import type { DelegateTarget } from './delegates.js';
@@ -19,8 +19,8 @@ import { InvalidOptionError } from './errors.js';
 import type { ClusterOptions } from './options.js';
 import { relayEvents } from './roles/host.js';
 
-/** Options of an APIClientBase; every field is also passed to the DataClient constructor. */
-export interface APIClientOptions {
+/** Options of an APIClientBase: kept on `this.options`, and passed to the DataClient constructor. */
+export interface APIClientOptions extends BaseOptions {
   /** Name of an async method of the subclass that finishes start-up; `ready()` waits for it. */
   initMethod?: string;
   /** The `cluster` function to use (a framework may pass a wrapped one). @default cluster */
@@ -38,7 +38,9 @@ export abstract class APIClientBase<TClient extends ClusterClient = ClusterClien
   readonly _client: TClient;
 
   constructor(options: APIClientOptions = {}) {
-    super(options.initMethod ? { initMethod: options.initMethod } : undefined);
+    // As 3.x: the options reach the base, so a subclass reads them on `this.options` (from its
+    // clusterOptions getter too, which runs below: zookeeper-cluster-client names its channel so).
+    super(options);
     const generator = (options.cluster ?? cluster)(this.DataClient, this.clusterOptions);
     for (const [from, to] of Object.entries(this.delegates)) {
       (generator.delegate as (from: string, to: DelegateTarget) => unknown)(from, to);
