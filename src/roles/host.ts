@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import { debuglog } from 'node:util';
 import co from 'co';
-import { Base } from 'sdk-base';
+import { Base } from '../base.js';
 import { MethodNotFoundError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Codec } from '../protocol/packet.js';
@@ -84,10 +84,15 @@ const BASE_PROTOTYPES: ReadonlySet<object> = new Set([Object.prototype, EventEmi
 /** Their method names: a peer may not invoke these unless the DataClient's own class defines them. */
 const BASE_METHOD_NAMES: ReadonlySet<string> = new Set([...BASE_PROTOTYPES].flatMap(proto => Object.getOwnPropertyNames(proto)));
 
+/** sdk-base's class, of whatever version or copy the DataClient extends (it is named Base). */
+function isSdkBase(proto: object): boolean {
+  return (proto as { constructor?: { name?: unknown } }).constructor?.name === 'Base';
+}
+
 /** Whether one of the DataClient's own classes (below the base prototypes) defines `method`. */
 function ownClassDefines(client: object, method: string): boolean {
   for (let proto: object | null = Object.getPrototypeOf(client); proto && !BASE_PROTOTYPES.has(proto); proto = Object.getPrototypeOf(proto)) {
-    if (Object.prototype.hasOwnProperty.call(proto, method)) return true;
+    if (!isSdkBase(proto) && Object.prototype.hasOwnProperty.call(proto, method)) return true;
   }
   return false;
 }
@@ -119,11 +124,16 @@ export function callInAnyStyle(target: object, fn: AnyFunction, args: unknown[],
   }
 }
 
-/** Re-emits every event of `from` on the targets (DataClient events reach the wrappers). */
-export function relayEvents(from: EventEmitter, targets: Set<EventEmitter>): void {
-  // Keep an 'error' listener on the DataClient so an emitted error reaches the wrappers
-  // instead of throwing inside the DataClient.
-  if (from.listenerCount('error') === 0) from.on('error', noop);
+/**
+ * Re-emits every event of `from` on the targets (DataClient events reach the wrappers). An
+ * `'error'` is the targets' to report: `from` gets a listener of its own so that it neither
+ * throws nor prints it (sdk-base prints an error only its default listener hears), and each
+ * target prints it only if the application does not listen. With no target left, `orphan` gets it.
+ */
+export function relayEvents(from: EventEmitter, targets: Set<EventEmitter>, orphan: (err: unknown) => void = noop): void {
+  from.on('error', (err: unknown) => {
+    if (targets.size === 0) orphan(err);
+  });
   const emit = from.emit;
   from.emit = function relayedEmit(this: EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
     const handled = emit.call(this, event, ...args);
@@ -153,7 +163,9 @@ export class DataClientHost {
     this.realClient = realClient;
     this.methods = methods;
     this.snapshotCodec = options.codecs[0] ?? options.transcode;
-    if (realClient instanceof EventEmitter) relayEvents(realClient, this.eventTargets);
+    if (realClient instanceof EventEmitter) {
+      relayEvents(realClient, this.eventTargets, err => options.logger.error(`[cluster-share] "${options.name}": the DataClient emitted an error: ${(err as Error)?.stack ?? String(err)}`));
+    }
     this.#ready = waitReady(realClient);
     debug('%s: DataClient created in pid %d', options.name, process.pid);
     this.#ready.then(

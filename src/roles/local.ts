@@ -17,7 +17,8 @@ export class LocalRole implements Role, Subscriber {
   readonly sink: RoleSink;
   /** Subscription values are copied through the host's snapshot codec. */
   readonly codec: Codec;
-  readonly #events: EventEmitter;
+  /** The client that receives the DataClient's events (and the leader's errors). */
+  readonly events: EventEmitter;
   /** Ids of this process's calls running here; a forgotten one no longer counts. */
   readonly #running = new Set<number>();
   #lastId = 0;
@@ -26,7 +27,7 @@ export class LocalRole implements Role, Subscriber {
     this.host = host;
     this.sink = sink;
     this.codec = host.snapshotCodec;
-    this.#events = events;
+    this.events = events;
     host.eventTargets.add(events);
   }
 
@@ -88,20 +89,27 @@ export class LocalRole implements Role, Subscriber {
     this.host.publish(reg);
   }
 
-  /** Subscriber: each value is decoded, so a process never shares an object with the DataClient. */
+  /**
+   * Subscriber: each value is decoded, so a process never shares an object with the DataClient,
+   * and handed to the listeners on a later tick (as 3.x): never inside the DataClient's own
+   * emit, nor inside the `subscribe()` or invoked method that caused it.
+   */
   deliver(key: string, data: Buffer): void {
-    this.sink.deliver(key, this.codec.decode(data));
+    const value = this.codec.decode(data);
+    process.nextTick(() => this.sink.deliver(key, value));
   }
 
-  /** Detaches this client from the host (the host itself is closed by the owner). */
+  /**
+   * Stops receiving subscription values. The client keeps receiving the DataClient's events
+   * after close, as in 3.x (a late 'error' still reaches the application).
+   */
   detach(): void {
     this.host.removeSubscriber(this);
-    this.host.eventTargets.delete(this.#events);
   }
 
   async close(): Promise<void> {
     this.detach();
-    await releaseSingle(this.host);
+    await releaseSingle(this.host, this.events);
   }
 }
 
@@ -124,10 +132,15 @@ export function acquireSingle(options: ResolvedOptions, names: DelegateNames, cr
   return host;
 }
 
-async function releaseSingle(host: DataClientHost): Promise<void> {
+/** Single mode: one client of `host` closed; the last one closes the host. */
+async function releaseSingle(host: DataClientHost, events: EventEmitter): Promise<void> {
   const shared = singles.get(host.options.name);
   if (!shared || shared.host !== host) return;
-  if (--shared.refs > 0) return;
+  if (--shared.refs > 0) {
+    // The DataClient lives on for the others: this client stops hearing its events.
+    host.eventTargets.delete(events);
+    return;
+  }
   singles.delete(host.options.name);
   await host.close();
 }
