@@ -209,10 +209,35 @@ export class AuthError extends ClusterShareError {
   }
 }
 
-/** The leader dropped a follower that sent nothing for 3 heartbeat intervals. */
+/**
+ * The leader dropped a follower that sent nothing for 3 heartbeat intervals. Emitted as an
+ * `'error'` event on the leader's client. Its `name` and the start of its message are 3.x's
+ * (`ClusterClientNoResponseError`, "client no response in ...").
+ */
 export class HeartbeatTimeoutError extends ClusterShareError {
-  constructor(idle: number, maxIdle: number) {
-    super(`[cluster-share] follower silent for ${idle}ms (limit ${maxIdle}ms: 3 heartbeat intervals); connection dropped`, 'ERR_CLUSTER_HEARTBEAT_TIMEOUT');
+  constructor(idle: number, maxIdle: number, follower = 'a follower') {
+    super(`[cluster-share] client no response in ${idle}ms exceeding maxIdleTime ${maxIdle}ms, maybe the connection is close on other side: ${follower} sent nothing for 3 heartbeat intervals; its connection was dropped`, 'ERR_CLUSTER_HEARTBEAT_TIMEOUT');
+    this.name = 'ClusterClientNoResponseError';
+  }
+}
+
+/**
+ * A call a follower sent failed in the leader's DataClient. The follower's caller gets the
+ * DataClient's own error; the leader's client emits this one as an `'error'` event (3.x emits
+ * the DataClient's error there), so an application that logs its leader's errors sees failing
+ * calls. `cause` is the DataClient's error.
+ */
+export class FollowerCallError extends ClusterShareError {
+  /** The method the follower called. */
+  readonly method: string;
+  /** The follower's pid, if it said (cluster-share followers do; 3.x followers do not). */
+  readonly followerPid: number | undefined;
+
+  constructor(name: string, method: string, followerPid: number | undefined, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`[cluster-share] "${name}": ${method}() called by follower ${followerPid === undefined ? '(pid unknown)' : `pid ${followerPid}`} failed: ${why}`, 'ERR_CLUSTER_FOLLOWER_CALL_FAILED', { cause });
+    this.method = method;
+    this.followerPid = followerPid;
   }
 }
 

@@ -9,7 +9,7 @@ import {
   InvalidArgumentError, InvalidDelegateError, InvalidOptionError, LeaderLostError, LeaderStartError,
   MethodNotFoundError, PortInUseError, ProtocolError, ResponseTimeoutError, reviveError, serializeError,
   SubscribeTimeoutError, WriteBufferFullError,
-  CallAbortedError,
+  CallAbortedError, FollowerCallError,
 } from '../src/errors.js';
 
 type ErrorClass = abstract new (...args: never[]) => ClusterShareError;
@@ -111,9 +111,16 @@ const TABLE: Row[] = [
     assert.match(new CallAbortedError('m', undefined).message, /no reason given/);
     assert.match(new CallAbortedError('m', 'bye').message, /aborted: bye/);
   }), name: 'AbortError' },
-  row(HeartbeatTimeoutError, 'ERR_CLUSTER_HEARTBEAT_TIMEOUT', 'none', () => new HeartbeatTimeoutError(61000, 60000), e => {
-    assert.match(e.message, /61000ms/);
-    assert.match(e.message, /60000ms/);
+  // 3.x's name and wording, which users' tests match.
+  { ...row(HeartbeatTimeoutError, 'ERR_CLUSTER_HEARTBEAT_TIMEOUT', 'none', () => new HeartbeatTimeoutError(61000, 60000, 'follower #3 (pid 42)'), e => {
+    assert.match(e.message, /client no response in 61000ms exceeding maxIdleTime 60000ms, maybe the connection is close on other side/);
+    assert.match(e.message, /follower #3 \(pid 42\)/);
+  }), name: 'ClusterClientNoResponseError' },
+  row(FollowerCallError, 'ERR_CLUSTER_FOLLOWER_CALL_FAILED', 'options', cause => new FollowerCallError('Registry', 'getData', 42, cause), e => {
+    assert.equal(e.method, 'getData');
+    assert.equal(e.followerPid, 42);
+    assert.match(e.message, /"Registry": getData\(\) called by follower pid 42 failed: underlying/);
+    assert.match(new FollowerCallError('R', 'm', undefined, 'text').message, /follower \(pid unknown\) failed: text/);
   }),
 ];
 

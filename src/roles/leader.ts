@@ -4,7 +4,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
-import { HeartbeatTimeoutError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
+import { FollowerCallError, HeartbeatTimeoutError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
 import { chooseCodec, codecName } from '../protocol/codec.js';
 import {
   type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet, readPid, STATUS,
@@ -161,10 +161,8 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     this.host.invoke(method, args, (err, result) => {
       link.inFlight--;
       this.#settle();
-      if (oneway) {
-        if (err) logger.warn(`[cluster-share] leader "${name}": oneway ${method} failed: ${(err as Error)?.message ?? err}`);
-        return;
-      }
+      if (err) this.#emitError(new FollowerCallError(name, method, link.pid, err));
+      if (oneway) return;
       let data: Buffer;
       let success = !err;
       try {
@@ -210,6 +208,17 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     };
   }
 
+  /**
+   * What goes wrong with the followers is emitted as 'error' on the leader's client, on a later
+   * turn (as 3.x does), unless the leader is closing.
+   */
+  #emitError(err: Error): void {
+    if (this.#closing) return;
+    setImmediate(() => {
+      if (!this.#closing) this.events.emit('error', err);
+    });
+  }
+
   #answer(conn: Connection, packet: Packet, success: boolean, data: Buffer): void {
     conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'invoke_result', success }, data));
   }
@@ -232,9 +241,10 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     for (const conn of this.#links.keys()) {
       const idle = now - conn.lastActiveTime;
       if (idle > maxIdle) {
-        const err = new HeartbeatTimeoutError(idle, maxIdle);
-        this.host.options.logger.warn(`[cluster-share] leader "${this.host.options.name}": follower #${conn.id}: ${err.message}`);
+        const pid = this.#links.get(conn)?.pid;
+        const err = new HeartbeatTimeoutError(idle, maxIdle, `follower #${conn.id}${pid === undefined ? '' : ` (pid ${pid})`}`);
         conn.destroy(err);
+        this.#emitError(err);
       }
     }
   }
