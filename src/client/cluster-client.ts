@@ -12,7 +12,7 @@
  * never re-sent (at most once); subscriptions and publications are replayed to every new leader.
  */
 import { debuglog } from 'node:util';
-import { Base } from 'sdk-base';
+import { Base } from '../base.js';
 import {
   CallAbortedError, ClientClosedError, ConnectTimeoutError, InvalidArgumentError, PortConflictError, PortInUseError,
   ResponseTimeoutError, SubscribeTimeoutError,
@@ -81,6 +81,8 @@ function retryDelay(attempt: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+function ignoreReadyError(): void {}
+
 /** Every client of this process that is not closed yet (for closeAll). */
 const openClients = new Set<ClusterClient>();
 
@@ -127,6 +129,8 @@ export class ClusterClient extends Base implements RoleSink {
   readonly #values = new Map<string, unknown>();
   readonly #subscribeTimers = new Map<string, NodeJS.Timeout>();
   #closing: Promise<void> | undefined;
+  /** After close: the role that held the DataClient, if this client led (calls after close go there). */
+  #closedRole: Role | undefined;
   /** Aborted by close(): stops an election in progress. */
   readonly #stopElecting = new AbortController();
   /** Delegated invoke methods and where they go (for withCallOptions). */
@@ -186,9 +190,14 @@ export class ClusterClient extends Base implements RoleSink {
     this.ready(true);
   }
 
+  /**
+   * The start failed: ready() rejects, and (as sdk-base 4 does) the error is emitted as 'error'
+   * if nobody waits for ready. Not when the user closed the client meanwhile: that is no failure.
+   */
   #failStart(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
     this.#failQueue(() => error);
+    if (this.#isClosed()) this.ready(ignoreReadyError);
     this.ready(error);
   }
 
@@ -404,7 +413,7 @@ export class ClusterClient extends Base implements RoleSink {
    */
   [symbols.invoke](method: string, args: unknown[], callback?: InvokeCallback, call?: Readonly<CallOptions>): void {
     if (this.#isClosed()) {
-      if (callback) process.nextTick(callback, new ClientClosedError(this.#options.name, `${method} called after close`));
+      this.#invokeAfterClose(method, args, callback);
       return;
     }
     let control: CallControl | undefined;
@@ -425,6 +434,23 @@ export class ClusterClient extends Base implements RoleSink {
       return;
     }
     this.#enqueue(method, args, callback, control);
+  }
+
+  /**
+   * A call after close. A client that held the DataClient (leader, single mode) hands it to that
+   * DataClient as 3.x does: a closed DataClient reports its own error (zookeeper-cluster-client's
+   * "after client closed"). A follower has none: the call fails with ERR_CLUSTER_CLIENT_CLOSED,
+   * through its callback or promise, or as an 'error' event for a oneway call. Never silently.
+   */
+  #invokeAfterClose(method: string, args: unknown[], callback: InvokeCallback | undefined): void {
+    const role = this.#closedRole;
+    if (role) {
+      this.#send(role, method, args, callback, undefined);
+      return;
+    }
+    const err = new ClientClosedError(this.#options.name, `${method} called after close`);
+    if (callback) process.nextTick(callback, err);
+    else process.nextTick(() => this.emit('error', err));
   }
 
   /** No leader now: the call waits for the next one, at most responseTimeout (or its own timeout). */
@@ -579,6 +605,7 @@ export class ClusterClient extends Base implements RoleSink {
     const role = this.#role;
     this.#role = undefined;
     if (role) {
+      if (role.isLeader) this.#closedRole = role;
       addTraffic(this.#pastTraffic, role.traffic);
       await role.close();
     }
