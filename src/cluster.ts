@@ -158,7 +158,7 @@ export class ClientGenerator<Cls extends DataClientClass, O extends ClusterOptio
       throw new InvalidDelegateError(`delegate("${from}", "${target}"): "${from}" is a member of the cluster client itself and cannot be delegated`);
     }
     if (NEEDS_METHOD.has(target) && typeof (this.#DataClient.prototype as Record<string, unknown>)[from] !== 'function') {
-      throw new InvalidDelegateError(`delegate("${from}", "${target}"): ${this.#DataClient.name} has no method "${from}"`);
+      throw new InvalidDelegateError(`delegate("${from}", "${target}"): ${this.#DataClient.name} has no method "${from}" ([ClusterClient] api: ${from} not implement in client)`);
     }
     this.#descriptors.set(from, { type: 'delegate', to: target });
     return this;

@@ -51,14 +51,19 @@ export class InvalidDelegateError extends ClusterShareError {
   }
 }
 
-/** No answer to a call within `responseTimeout` (or no leader to send it to in that time). */
+/**
+ * No answer to a call within `responseTimeout` (or no leader to send it to in that time). When
+ * the leader did not answer a call it received, the message starts as 3.x's does:
+ * "Server no response in 3000ms, address#127.0.0.1:7777".
+ */
 export class ResponseTimeoutError extends ClusterShareError {
   /** The timeout that passed, in ms. */
   readonly timeout: number;
   /** The invoked method. */
   readonly method: string;
-  constructor(method: string, timeout: number, detail: string) {
-    super(`[cluster-share] ${method}: no response in ${timeout}ms (${detail})`, 'ERR_CLUSTER_RESPONSE_TIMEOUT');
+  /** `address` is the leader's (`127.0.0.1:7777`, or a socket path) when it did not answer. */
+  constructor(method: string, timeout: number, detail: string, address?: string) {
+    super(`${address === undefined ? '' : `Server no response in ${timeout}ms, address#${address} `}[cluster-share] ${method}: no response in ${timeout}ms (${detail})`, 'ERR_CLUSTER_RESPONSE_TIMEOUT');
     this.timeout = timeout;
     this.method = method;
   }
@@ -137,10 +142,22 @@ export class PortConflictError extends EndpointError {
   }
 }
 
-/** No leader could be reached in time (`connectTimeout`, or `maxWaitTime` with `isLeader: false`). */
+/**
+ * No leader could be reached in time (`connectTimeout`, or `maxWaitTime` with `isLeader: false`).
+ * A forced follower (`isLeader: false`) whose last attempt failed gets 3.x's message word for
+ * word ("[ClusterClient:Name] follower try to connect leader failed, cause by ..."): users' tests
+ * compare it. The code, `port`/`path`, `timeout` and `cause` are there either way.
+ */
 export class ConnectTimeoutError extends EndpointError {
-  constructor(name: string, at: number | string, timeout: number, options?: { cause?: unknown }) {
-    super(`[cluster-share] client "${name}" found no leader on ${typeof at === 'number' ? `127.0.0.1:${at}` : `socket ${at}`} within ${timeout}ms`, 'ERR_CLUSTER_CONNECT_TIMEOUT', at, options);
+  /** How long the client looked for a leader, in ms. */
+  readonly timeout: number;
+  constructor(name: string, at: number | string, timeout: number, options?: { cause?: unknown; forcedFollower?: boolean }) {
+    const cause = options?.cause;
+    const message = options?.forcedFollower && cause instanceof Error
+      ? `[ClusterClient:${name}] follower try to connect leader failed, cause by ${cause.message}`
+      : `[cluster-share] client "${name}" found no leader on ${typeof at === 'number' ? `127.0.0.1:${at}` : `socket ${at}`} within ${timeout}ms`;
+    super(message, 'ERR_CLUSTER_CONNECT_TIMEOUT', at, cause === undefined ? undefined : { cause });
+    this.timeout = timeout;
   }
 }
 
@@ -151,10 +168,17 @@ export class ChannelNotFoundError extends ClusterShareError {
   }
 }
 
-/** The leader's DataClient is not available: its `ready` failed (reported to every follower). */
+/**
+ * The leader's DataClient is not available: its constructor threw or its `ready` failed
+ * (reported to every follower). The message is the DataClient's own, word for word, as 3.x
+ * hands that error to its followers; `cause` is that error (name, code and the leader's stack).
+ */
 export class LeaderStartError extends ClusterShareError {
+  /** The channel (client name) whose DataClient failed. */
+  readonly channel: string;
   constructor(channel: string, cause: SerializedError) {
-    super(`[cluster-share] the leader of "${channel}" failed to start its DataClient: ${cause.message ?? 'unknown error'}`, 'ERR_CLUSTER_LEADER_START_FAILED', { cause });
+    super(cause.message ?? `[cluster-share] the leader of "${channel}" failed to start its DataClient (no reason given)`, 'ERR_CLUSTER_LEADER_START_FAILED', { cause: reviveError(cause) });
+    this.channel = channel;
   }
 }
 
@@ -170,8 +194,9 @@ export class MethodNotFoundError extends ClusterShareError {
 
 /** A follower got no subscription value within `subscribeTimeout`. Emitted as an `error` event. */
 export class SubscribeTimeoutError extends ClusterShareError {
-  constructor(key: string, timeout: number) {
-    super(`[cluster-share] no value for subscription ${key} within subscribeTimeout ${timeout}ms`, 'ERR_CLUSTER_SUBSCRIBE_TIMEOUT');
+  /** `cost`: the ms that actually passed (3.x's wording: "subscribe timeout for KEY, cost: Nms, expect is Mms"). */
+  constructor(key: string, timeout: number, cost = timeout) {
+    super(`[cluster-share] subscribe timeout for ${key}, cost: ${cost}ms, expect is ${timeout}ms (no value within subscribeTimeout)`, 'ERR_CLUSTER_SUBSCRIBE_TIMEOUT');
   }
 }
 

@@ -25,6 +25,8 @@ interface Row {
   check(err: ClusterShareError): void;
   /** The expected `name`, when it is not the class name. */
   name?: string;
+  /** The expected start of the message, when it is not "[cluster-share]" (3.x's wording kept). */
+  prefix?: string;
 }
 
 function row<E extends ClusterShareError>(
@@ -54,6 +56,9 @@ const TABLE: Row[] = [
     assert.equal(e.timeout, 3000);
     assert.match(e.message, /getData/);
     assert.match(e.message, /3000ms/);
+    // The leader's address given: the message starts as 3.x's, which users' tests match.
+    const unanswered = new ResponseTimeoutError('getData', 3000, 'the leader did not answer', '127.0.0.1:7777');
+    assert.ok(unanswered.message.startsWith('Server no response in 3000ms, address#127.0.0.1:7777 [cluster-share] getData'), unanswered.message);
   }),
   row(LeaderLostError, 'ERR_CLUSTER_LEADER_LOST', 'options', cause => new LeaderLostError('getData', { cause }), e => {
     assert.equal(e.method, 'getData');
@@ -69,23 +74,33 @@ const TABLE: Row[] = [
   }),
   row(ConnectTimeoutError, 'ERR_CLUSTER_CONNECT_TIMEOUT', 'options', cause => new ConnectTimeoutError('registry', 7001, 10000, { cause }), e => {
     assert.equal(e.port, 7001);
+    assert.equal(e.timeout, 10000);
     assert.match(e.message, /7001/);
     assert.match(e.message, /10000ms/);
+    // A forced follower whose last attempt failed: 3.x's message, word for word.
+    const refused = new ConnectTimeoutError('RegistryClient', 2228, 3000, { cause: new Error('connect ECONNREFUSED 127.0.0.1:2228'), forcedFollower: true });
+    assert.equal(refused.message, '[ClusterClient:RegistryClient] follower try to connect leader failed, cause by connect ECONNREFUSED 127.0.0.1:2228');
+    assert.equal(refused.code, 'ERR_CLUSTER_CONNECT_TIMEOUT');
+    assert.equal(refused.port, 2228);
   }),
   row(ChannelNotFoundError, 'ERR_CLUSTER_CHANNEL_NOT_FOUND', 'none', () => new ChannelNotFoundError('registry', 30000), e => {
     assert.match(e.message, /"registry"/);
     assert.match(e.message, /30000ms/);
   }),
-  row(LeaderStartError, 'ERR_CLUSTER_LEADER_START_FAILED', 'serialized',
+  // The DataClient's own message, word for word (3.x hands its followers that error).
+  { ...row(LeaderStartError, 'ERR_CLUSTER_LEADER_START_FAILED', 'serialized',
     cause => new LeaderStartError('registry', cause as errors.SerializedError), e => {
-      assert.match(e.message, /"registry"/);
-      assert.match(e.message, /connect ECONNREFUSED/);
-    }),
+      assert.equal(e.message, 'connect ECONNREFUSED');
+      assert.equal(e.channel, 'registry');
+      const cause = e.cause as Error & { code?: string };
+      assert.equal(cause.code, 'ECONNREFUSED');
+      assert.match(String(cause.stack), /at x/);
+    }), prefix: '' },
   row(MethodNotFoundError, 'ERR_CLUSTER_METHOD_NOT_FOUND', 'none', () => new MethodNotFoundError('nope'), e => {
     assert.match(e.message, /"nope"/);
   }),
-  row(SubscribeTimeoutError, 'ERR_CLUSTER_SUBSCRIBE_TIMEOUT', 'none', () => new SubscribeTimeoutError('$$inner$$__"k"', 500), e => {
-    assert.match(e.message, /500ms/);
+  row(SubscribeTimeoutError, 'ERR_CLUSTER_SUBSCRIBE_TIMEOUT', 'none', () => new SubscribeTimeoutError('$$inner$$__"k"', 500, 503), e => {
+    assert.match(e.message, /subscribe timeout for \$\$inner\$\$__"k", cost: 503ms, expect is 500ms/);
   }),
   row(ProtocolError, 'ERR_CLUSTER_PROTOCOL', 'options', cause => new ProtocolError('bad header', { cause }), e => {
     assert.match(e.message, /bad header/);
@@ -138,11 +153,16 @@ describe('error classes', () => {
       const name = r.name ?? r.Cls.name;
       assert.equal(err.name, name);
       assert.equal(err.code, r.code);
-      assert.ok(err.message.startsWith('[cluster-share]'), `message: ${err.message}`);
+      assert.ok(err.message.startsWith(r.prefix ?? '[cluster-share]'), `message: ${err.message}`);
       assert.ok(typeof err.stack === 'string' && err.stack.includes(name), 'stack names the class');
       assert.ok(Object.prototype.toString.call(err) === '[object Error]');
       if (r.cause === 'none') assert.equal(err.cause, undefined);
-      else assert.equal(err.cause, cause, 'cause kept');
+      else if (r.cause === 'options') assert.equal(err.cause, cause, 'cause kept');
+      else {
+        const revived = err.cause as Error & { code?: unknown };
+        const sent = cause as errors.SerializedError;
+        assert.deepEqual([revived.name, revived.message, revived.code, revived.stack], [sent.name, sent.message, sent.code, sent.stack], 'cause revived from what the leader sent');
+      }
       r.check(err);
     });
   }
@@ -187,7 +207,7 @@ describe('error classes', () => {
 
   test('LeaderStartError without a message in its cause still has a clear message', () => {
     const err = new LeaderStartError('registry', {});
-    assert.match(err.message, /unknown error/);
+    assert.match(err.message, /the leader of "registry" failed to start its DataClient \(no reason given\)/);
   });
 
   test('ClusterShareError itself keeps its code, name and cause', () => {

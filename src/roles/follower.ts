@@ -24,10 +24,13 @@ const REGISTER_ANSWER_MARGIN = 1000;
 /** How long a registration may go unanswered before a heartbeat checks that a leader holds the port. */
 const REGISTER_PROBE_DELAY = 300;
 
-const followerErrors: RequestErrors = {
-  timeout: (label, timeout) => new ResponseTimeoutError(label, timeout, 'the leader did not answer'),
-  closed: (label, cause) => new LeaderLostError(label, { cause }),
-};
+/** How a follower's unanswered calls fail; `address` is the leader's, as 3.x names it in its message. */
+function followerErrors(address: string): RequestErrors {
+  return {
+    timeout: (label, timeout) => new ResponseTimeoutError(label, timeout, 'the leader did not answer', address),
+    closed: (label, cause) => new LeaderLostError(label, { cause }),
+  };
+}
 
 
 export class FollowerRole implements Role, ConnectionHandler {
@@ -56,7 +59,8 @@ export class FollowerRole implements Role, ConnectionHandler {
     this.#publishMethod = publishMethod;
     this.#codec = options.transcode;
     this.conn = new Connection(socket, this, options);
-    this.conn.errors = followerErrors;
+    const { endpoint } = options;
+    this.conn.errors = followerErrors(endpoint.path ?? `127.0.0.1:${endpoint.port}`);
   }
 
   /**
