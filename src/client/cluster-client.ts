@@ -14,7 +14,7 @@
 import { debuglog } from 'node:util';
 import { Base } from '../base.js';
 import {
-  CallAbortedError, ClientClosedError, ConnectTimeoutError, InvalidArgumentError, PortConflictError, PortInUseError,
+  CallAbortedError, ClientClosedError, ConnectTimeoutError, InvalidArgumentError, LeaderStartError, PortConflictError, PortInUseError,
   ResponseTimeoutError, SubscribeTimeoutError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -69,7 +69,17 @@ function isTransient(err: unknown): boolean {
 /** Short jittered pause between election attempts: 2-10 ms at first, growing to at most 250 ms. */
 function retryDelay(attempt: number, signal: AbortSignal): Promise<void> {
   const ceiling = Math.min(250, 10 * 2 ** Math.min(attempt, 5));
-  const ms = 2 + Math.random() * ceiling;
+  return retryAfter(2 + Math.random() * ceiling, signal);
+}
+
+function ignoreReadyError(): void {}
+
+/** Pause before retrying a failed start: 1 s, doubling each time, at most 30 s. */
+const START_RETRY_MIN = 1_000;
+const START_RETRY_MAX = 30_000;
+
+/** Resolves after `ms`, or at once when `signal` aborts (the client closed). */
+function retryAfter(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise(resolve => {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
@@ -81,7 +91,17 @@ function retryDelay(attempt: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function ignoreReadyError(): void {}
+/** Stands for a DataClient whose constructor threw: its ready fails with that error. */
+class FailedDataClient {
+  readonly #error: unknown;
+  constructor(error: unknown) {
+    this.#error = error;
+  }
+
+  ready(callback: (err: unknown) => void): void {
+    callback(this.#error instanceof Error ? this.#error : new Error(String(this.#error)));
+  }
+}
 
 /** Every client of this process that is not closed yet (for closeAll). */
 const openClients = new Set<ClusterClient>();
@@ -129,6 +149,10 @@ export class ClusterClient extends Base implements RoleSink {
   readonly #values = new Map<string, unknown>();
   readonly #subscribeTimers = new Map<string, NodeJS.Timeout>();
   #closing: Promise<void> | undefined;
+  /** Why the start failed, until a retry succeeds: calls fail at once with it. */
+  #startError: Error | undefined;
+  /** This process's leader role whose DataClient failed to start (it answers that to followers). */
+  #failedRole: Role | undefined;
   /** After close: the role that held the DataClient, if this client led (calls after close go there). */
   #closedRole: Role | undefined;
   /** Aborted by close(): stops an election in progress. */
@@ -180,14 +204,38 @@ export class ClusterClient extends Base implements RoleSink {
     this.#state = next;
   }
 
+  /**
+   * Leads, follows or goes local; then ready. A start that fails because a DataClient failed
+   * (this process's, or the leader's) is retried with a growing pause, so the group recovers
+   * once the cause is gone: the first failure fails ready(), and until a retry succeeds every
+   * call fails at once with that error. Any other failure ends the start.
+   */
   async #start(): Promise<void> {
-    const role = this.#options.singleMode ? await this.#createLocal() : await this.#elect('start');
-    if (this.#isClosed()) {
-      await role.close();
+    for (let attempt = 0; ; attempt++) {
+      let role: Role;
+      try {
+        role = this.#options.singleMode ? await this.#createLocal() : await this.#elect('start');
+      } catch (err) {
+        const retry = !this.#isClosed() && (this.#failedRole !== undefined || err instanceof LeaderStartError);
+        if (!retry || attempt === 0) this.#failStart(err);
+        if (!retry) return;
+        const pause = Math.min(START_RETRY_MAX, START_RETRY_MIN * 2 ** attempt);
+        this.#options.logger.warn(`[cluster-share] "${this.#options.name}" (pid ${process.pid}): ${this.#failedRole ? 'its DataClient' : 'the leader\'s DataClient'} failed to start (${(err as Error)?.message ?? err}); trying again in ${pause}ms`);
+        await retryAfter(pause, this.#stopElecting.signal);
+        // A failed leader answered the failure to its followers until now; it gives up the port.
+        await this.#failedRole?.close().catch(() => undefined);
+        this.#failedRole = undefined;
+        continue;
+      }
+      if (this.#isClosed()) {
+        await role.close();
+        return;
+      }
+      this.#startError = undefined;
+      this.#adopt(role);
+      this.ready(true);
       return;
     }
-    this.#adopt(role);
-    this.ready(true);
   }
 
   /**
@@ -196,6 +244,7 @@ export class ClusterClient extends Base implements RoleSink {
    */
   #failStart(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
+    this.#startError = error;
     this.#failQueue(() => error);
     if (this.#isClosed()) this.ready(ignoreReadyError);
     this.ready(error);
@@ -243,20 +292,28 @@ export class ClusterClient extends Base implements RoleSink {
         lastError = err;
         debug('%s: attempt %d: %s', o.name, attempt, (err as Error).message);
       }
-      if (Date.now() >= deadline) throw new ConnectTimeoutError(o.name, o.path ?? o.port, budget, { cause: lastError });
+      if (Date.now() >= deadline) throw new ConnectTimeoutError(o.name, o.path ?? o.port, budget, { cause: lastError, forcedFollower: o.isLeader === false });
       await retryDelay(attempt, this.#stopElecting.signal);
     }
   }
 
   async #lead(server: PortServer): Promise<Role> {
-    const host = new DataClientHost(this.#options, this.#createRealClient(), this.#names);
+    let realClient: object;
+    try {
+      realClient = this.#createRealClient();
+    } catch (err) {
+      // A constructor that throws is a failed start like a failed ready: the channel answers it.
+      realClient = new FailedDataClient(err);
+    }
+    const host = new DataClientHost(this.#options, realClient, this.#names);
     const role = new LeaderRole(host, server, this, this);
     server.addChannel(this.#options.name, role);
     try {
       await host.ready();
     } catch (err) {
-      // Release the port so another process can try; followers already registered got the error.
-      await role.close().catch(() => undefined);
+      // The channel stays, answering this error to every follower that registers (they fail
+      // at once instead of waiting for a leader), until #start tries again.
+      this.#failedRole = role;
       throw err;
     }
     return role;
@@ -297,6 +354,9 @@ export class ClusterClient extends Base implements RoleSink {
   lost(role: Role, err: Error | undefined): void {
     if (!this.#dropRole(role)) return;
     this.#options.logger.warn(`[cluster-share] "${this.#options.name}" lost its leader${err ? ` (${err.message})` : ''}; electing a new one`);
+    // As 3.x: its connection's 'close' reaches the client (the client itself is not closed:
+    // `state` is 'electing', and it follows or leads again by itself).
+    this.emit('close');
     this.#reelect('leaderLost').catch(error => this.emit('error', error));
   }
 
@@ -433,6 +493,14 @@ export class ClusterClient extends Base implements RoleSink {
       this.#send(role, method, args, callback, control);
       return;
     }
+    const startError = this.#startError;
+    if (startError) {
+      // The start failed and no retry has succeeded yet: fail now, not after responseTimeout.
+      if (control) control.settle(startError);
+      else if (callback) process.nextTick(callback, startError);
+      else process.nextTick(() => this.emit('error', startError));
+      return;
+    }
     this.#enqueue(method, args, callback, control);
   }
 
@@ -506,9 +574,10 @@ export class ClusterClient extends Base implements RoleSink {
   #armSubscribeTimer(key: string): void {
     const timeout = this.#options.subscribeTimeout;
     if (!timeout) return;
+    const start = Date.now();
     const timer = setTimeout(() => {
       this.#subscribeTimers.delete(key);
-      this.emit('error', new SubscribeTimeoutError(key, timeout));
+      this.emit('error', new SubscribeTimeoutError(key, timeout, Date.now() - start));
     }, timeout);
     timer.unref();
     this.#subscribeTimers.set(key, timer);
@@ -602,6 +671,8 @@ export class ClusterClient extends Base implements RoleSink {
     this.#failQueue(call => new ClientClosedError(this.#options.name, `${call.method} was waiting for a leader`));
     for (const timer of this.#subscribeTimers.values()) clearTimeout(timer);
     this.#subscribeTimers.clear();
+    await this.#failedRole?.close().catch(() => undefined);
+    this.#failedRole = undefined;
     const role = this.#role;
     this.#role = undefined;
     if (role) {
