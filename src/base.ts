@@ -34,8 +34,10 @@ export interface FirstEvent {
   args: unknown[];
 }
 
-type ReadyCallback = (err?: Error | null) => void;
-type Listener = (...args: never[]) => unknown;
+/** What `ready(callback)` calls: with the start error, or with nothing once ready. */
+export type ReadyCallback = (err?: Error | null) => void;
+/** An event listener (a generator function is accepted too, as in sdk-base 4). */
+export type Listener = (...args: never[]) => unknown;
 type GeneratorListener = Listener & { original?: Listener };
 /** How EventEmitter's own signatures see a listener. */
 type EmitterListener = (...args: unknown[]) => void;

@@ -7,6 +7,7 @@
  * `.close`, `.APIClientBase` and every other export attached.
  */
 import { APIClientBase } from './api-client.js';
+import { Base } from './base.js';
 import { close, cluster, stats } from './cluster.js';
 import { closeAll } from './client/cluster-client.js';
 import { closeOnSignal } from './shutdown.js';
@@ -20,6 +21,8 @@ export type {
   OnewayMethod, PublishMethod, SubscribeMethod, UnSubscribeMethod,
 } from './cluster.js';
 export { APIClientBase } from './api-client.js';
+export { Base } from './base.js';
+export type { BaseOptions, FirstEvent, Listener, ReadyCallback } from './base.js';
 export type { APIClientOptions } from './api-client.js';
 export { ClusterClient, closeAll } from './client/cluster-client.js';
 export { closeOnSignal, DEFAULT_SHUTDOWN_TIMEOUT } from './shutdown.js';
@@ -48,6 +51,7 @@ const clusterShare = Object.assign(cluster, {
   closeAll,
   closeOnSignal,
   APIClientBase,
+  Base,
   serializeJsonCodec,
   taggedCodec,
   DEFAULT_PORT,
