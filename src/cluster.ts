@@ -92,8 +92,14 @@ export type AutoDelegates<C> =
 type Instance<Cls extends DataClientClass> = InstanceType<Cls>;
 type AutoOf<Cls extends DataClientClass, O> = O extends { autoGenerate: false } ? unknown : AutoDelegates<Instance<Cls>>;
 
-/** A created client: the cluster client plus every delegated and overridden member. */
-export type CreatedClient<Cls extends DataClientClass, O, D> =
+/**
+ * A created client: the cluster client plus every delegated and overridden member. `O` (the
+ * cluster options) and `D` (explicit delegates) default to none, so
+ * `CreatedClient<typeof DataClient>` is a client with the auto-generated delegates:
+ * `class API extends APIClientBase<CreatedClient<typeof DataClient>>`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- "no options", "no delegates"
+export type CreatedClient<Cls extends DataClientClass, O = {}, D = {}> =
   // A delegated `stats` replaces ours (its type differs); a delegated `close` fits sdk-base's.
   ('stats' extends keyof (AutoOf<Cls, O> & D) ? Omit<ClusterClient, 'stats'> : ClusterClient)
   & Omit<AutoOf<Cls, O>, keyof D> & D;

@@ -4,7 +4,6 @@
  * unSubscribe, publish and close.
  */
 import { InvalidArgumentError, InvalidDelegateError } from './errors.js';
-import type { InvokeCallback } from './roles/host.js';
 import { symbols } from './symbols.js';
 
 /** Where a delegated method goes. */
@@ -12,11 +11,15 @@ export const DELEGATE_TARGETS = ['subscribe', 'unSubscribe', 'publish', 'invoke'
 /** Where a delegated method goes: `subscribe`, `unSubscribe`, `publish`, `invoke`, `invokeOneway` or `close`. */
 export type DelegateTarget = (typeof DELEGATE_TARGETS)[number];
 
+/** @internal How a call's outcome is reported inside the library: an error, or null and the result. */
+export type InvokeCallback = (err: unknown, result?: unknown) => void;
+
+/** @internal What create() does with one member: delegate it, or set it to a value. */
 export type Descriptor =
   | { type: 'delegate'; to: DelegateTarget }
   | { type: 'override'; value: unknown };
 
-/** The DataClient's method names for the special targets (the `from` of each delegate). */
+/** @internal The DataClient's method names for the special targets (the `from` of each delegate). */
 export interface DelegateNames {
   subscribe: string | undefined;
   unSubscribe: string | undefined;
@@ -24,10 +27,12 @@ export interface DelegateNames {
   close: string | undefined;
 }
 
+/** @internal Whether `value` is one of DELEGATE_TARGETS. */
 export function isDelegateTarget(value: unknown): value is DelegateTarget {
   return typeof value === 'string' && (DELEGATE_TARGETS as readonly string[]).includes(value);
 }
 
+/** @internal Returns `to` if it is a delegate target; throws InvalidDelegateError otherwise. */
 export function checkDelegateTarget(from: string, to: unknown): DelegateTarget {
   if (!isDelegateTarget(to)) {
     throw new InvalidDelegateError(`delegate("${from}", ${JSON.stringify(to)}): unknown target; use one of ${DELEGATE_TARGETS.join(', ')}`);
@@ -35,7 +40,7 @@ export function checkDelegateTarget(from: string, to: unknown): DelegateTarget {
   return to;
 }
 
-/** The first method delegated to each special target (what 3.x's findMethodName returns). */
+/** @internal The first method delegated to each special target (what 3.x's findMethodName returns). */
 export function delegateNames(descriptors: ReadonlyMap<string, Descriptor>): DelegateNames {
   const find = (target: DelegateTarget): string | undefined => {
     for (const [name, d] of descriptors) if (d.type === 'delegate' && d.to === target) return name;
@@ -58,7 +63,7 @@ export interface CallOptions {
   timeout?: number | undefined;
 }
 
-/** Checks per-call options; throws InvalidArgumentError and returns them frozen. */
+/** @internal Checks per-call options; throws InvalidArgumentError and returns them frozen. */
 export function checkCallOptions(options: unknown): Readonly<CallOptions> {
   if (options === null || typeof options !== 'object') {
     throw new InvalidArgumentError(`withCallOptions(options): options must be an object like { signal, timeout }, got ${options === null ? 'null' : typeof options}`);
@@ -83,12 +88,12 @@ function isAbortSignal(value: unknown): value is AbortSignal {
     && typeof candidate.removeEventListener === 'function';
 }
 
-/** What a delegated invoke needs of the client. */
+/** @internal What a delegated invoke needs of the client. */
 export interface Invoker {
   [symbols.invoke](method: string, args: unknown[], callback?: InvokeCallback, call?: Readonly<CallOptions>): void;
 }
 
-/** A delegated invoke: a trailing function argument is a callback, otherwise it returns a promise. */
+/** @internal A delegated invoke: a trailing function argument is a callback, otherwise it returns a promise. */
 export function invokeDelegate(client: Invoker, method: string, call?: Readonly<CallOptions>): (...args: unknown[]) => Promise<unknown> | undefined {
   return (...args: unknown[]) => {
     const last = args[args.length - 1];
@@ -103,7 +108,7 @@ export function invokeDelegate(client: Invoker, method: string, call?: Readonly<
   };
 }
 
-/** A delegated oneway invoke: fire and forget. */
+/** @internal A delegated oneway invoke: fire and forget. */
 export function onewayDelegate(client: Invoker, method: string, call?: Readonly<CallOptions>): (...args: unknown[]) => void {
   return (...args: unknown[]) => client[symbols.invoke](method, args, undefined, call);
 }

@@ -16,20 +16,20 @@ import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_WAIT_T
 import { serializeJsonCodec, taggedCodec } from './protocol/codec.js';
 
 export { cluster, close, ClientGenerator, stats } from './cluster.js';
-export type {
+export {
   AutoDelegates, CreatedClient, DataClientClass, DelegatedMethod, InvokeMethod, MethodKeys, MethodResult,
   OnewayMethod, PublishMethod, SubscribeMethod, UnSubscribeMethod,
 } from './cluster.js';
 export { APIClientBase } from './api-client.js';
 export { Base } from './base.js';
-export type { BaseOptions, FirstEvent, Listener, ReadyCallback } from './base.js';
-export type { APIClientOptions } from './api-client.js';
+export { BaseOptions, FirstEvent, Listener, ReadyCallback } from './base.js';
+export { APIClientOptions } from './api-client.js';
 export { ClusterClient, closeAll } from './client/cluster-client.js';
 export { closeOnSignal, DEFAULT_SHUTDOWN_TIMEOUT } from './shutdown.js';
-export type { CloseOnSignalOptions } from './shutdown.js';
-export type { ClientState } from './client/cluster-client.js';
-export type { CallOptions, DelegateTarget } from './delegates.js';
-export type {
+export { CloseOnSignalOptions } from './shutdown.js';
+export { ClientState } from './client/cluster-client.js';
+export { CallOptions, DelegateTarget } from './delegates.js';
+export {
   ChannelStatus, ClientStats, ClusterClientEvents, ElectionEndEvent, ElectionReason, ElectionStartEvent, ElectionStats,
   FollowerStats, LeaderStatus, Traffic,
 } from './stats.js';
@@ -37,10 +37,10 @@ export {
   DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_LISTENERS, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT,
   DEFAULT_RESPONSE_TIMEOUT,
 } from './options.js';
-export type { ClusterOptions, Logger, ResolvedOptions, Transcode } from './options.js';
-export type { Codec } from './protocol/packet.js';
+export { ClusterOptions, Logger, ResolvedOptions, Transcode } from './options.js';
+export { Codec } from './protocol/packet.js';
 export { serializeJsonCodec, taggedCodec } from './protocol/codec.js';
-export type { NamedCodec } from './protocol/codec.js';
+export { NamedCodec } from './protocol/codec.js';
 export * from './errors.js';
 
 /** The default export: `cluster` with every other export attached, like `require('cluster-client')`. */

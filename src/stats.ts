@@ -3,9 +3,6 @@
  * events, and the answer a leader gives an observer (`cluster-share status`). Plain data only,
  * so every shape here is also what `cluster-share status --json` prints.
  */
-import type { Traffic } from './transport/connection.js';
-
-export type { Traffic } from './transport/connection.js';
 
 /** Why an election started: the client started, its leader died, or its leader handed over. */
 export type ElectionReason = 'start' | 'leaderLost' | 'leaderClosing';
@@ -143,4 +140,30 @@ export interface LeaderStatus {
   channels: ChannelStatus[];
   /** Connections that have not registered a channel yet (held, proving the secret, or just opened). */
   pendingConnections: number;
+}
+
+/** Bytes and packets that crossed a connection (or a role's connections), each way. */
+export interface Traffic {
+  /** Bytes received. */
+  bytesIn: number;
+  /** Bytes sent. */
+  bytesOut: number;
+  /** Packets received. */
+  packetsIn: number;
+  /** Packets sent. */
+  packetsOut: number;
+}
+
+/** A new all-zero Traffic. */
+export function noTraffic(): Traffic {
+  return { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
+}
+
+/** Adds `from` into `into` (returns `into`). */
+export function addTraffic(into: Traffic, from: Readonly<Traffic>): Traffic {
+  into.bytesIn += from.bytesIn;
+  into.bytesOut += from.bytesOut;
+  into.packetsIn += from.packetsIn;
+  into.packetsOut += from.packetsOut;
+  return into;
 }

@@ -6,7 +6,7 @@
 import { debuglog } from 'node:util';
 import type { CallOptions } from '../delegates.js';
 import { CallAbortedError, ResponseTimeoutError } from '../errors.js';
-import type { InvokeCallback } from '../roles/host.js';
+import type { InvokeCallback } from '../delegates.js';
 import type { Role } from '../roles/role.js';
 
 const debug = debuglog('cluster-share:client');

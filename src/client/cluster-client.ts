@@ -19,18 +19,18 @@ import {
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import {
-  type CallOptions, checkCallOptions, delegateNames, type Descriptor, type DelegateNames, invokeDelegate, onewayDelegate,
+  type CallOptions, checkCallOptions, delegateNames, type Descriptor, type DelegateNames, type InvokeCallback, invokeDelegate, onewayDelegate,
 } from '../delegates.js';
 import type {
   ClientStats, ClusterClientEvents, ElectionEndEvent, ElectionReason, ElectionStats,
 } from '../stats.js';
 import { describeEndpoint } from '../transport/endpoint.js';
-import { addTraffic, noTraffic } from '../transport/connection.js';
-import { DataClientHost, type InvokeCallback, SUBSCRIPTION_KEY_PREFIX } from '../roles/host.js';
+import { addTraffic, noTraffic } from '../stats.js';
+import { DataClientHost, SUBSCRIPTION_KEY_PREFIX } from '../roles/host.js';
 import { FollowerRole } from '../roles/follower.js';
 import { LeaderRole } from '../roles/leader.js';
 import { acquireSingle, LocalRole } from '../roles/local.js';
-import type { Role, RoleSink } from '../roles/role.js';
+import type { Role } from '../roles/role.js';
 import { PortServer } from '../transport/port-server.js';
 import { CallControl } from './call-control.js';
 import { symbols } from '../symbols.js';
@@ -137,7 +137,7 @@ export interface ClusterClient {
  * The client a process holds, whatever its role: the delegated methods of the DataClient are
  * added to it by `create()`. See README "Usage" and "Seeing what it does".
  */
-export class ClusterClient extends Base implements RoleSink {
+export class ClusterClient extends Base {
   readonly #options: ResolvedOptions;
   readonly #createRealClient: () => object;
   readonly #names: DelegateNames;

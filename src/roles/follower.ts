@@ -12,9 +12,10 @@ import type { ResolvedOptions } from '../options.js';
 import { AUTH_CHALLENGE, newNonce, proof, proofMatches, readNonce } from '../protocol/auth.js';
 import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet, readPid } from '../protocol/packet.js';
 import type { FollowerStats } from '../stats.js';
-import { Connection, type ConnectionHandler, type RequestErrors, type Traffic } from '../transport/connection.js';
+import type { Traffic } from '../stats.js';
+import { Connection, type ConnectionHandler, type RequestErrors } from '../transport/connection.js';
 import { connectSocket } from '../transport/endpoint.js';
-import type { InvokeCallback } from './host.js';
+import type { InvokeCallback } from '../delegates.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
 
 const debug = debuglog('cluster-share:follower');

@@ -11,7 +11,7 @@ import { Base } from '../base.js';
 import { MethodNotFoundError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Codec } from '../protocol/packet.js';
-import type { DelegateNames } from '../delegates.js';
+import type { DelegateNames, InvokeCallback } from '../delegates.js';
 
 const debug = debuglog('cluster-share:host');
 
@@ -67,7 +67,6 @@ interface Topic {
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
-export type InvokeCallback = (err: unknown, result?: unknown) => void;
 
 const noop = (): void => {};
 
@@ -147,7 +146,7 @@ export class DataClientHost {
   readonly realClient: object;
   readonly methods: DelegateNames;
   /** Wrappers that receive the DataClient's events. */
-  readonly eventTargets = new Set<EventEmitter>();
+  readonly eventTargets: Set<EventEmitter> = new Set();
   /**
    * The richest codec this process speaks: subscription values are first encoded (and kept)
    * with it, so values derived from it for other codecs lose nothing those could keep; local

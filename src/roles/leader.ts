@@ -10,7 +10,8 @@ import {
   type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet, readPid, STATUS,
 } from '../protocol/packet.js';
 import type { ChannelStatus, FollowerStats } from '../stats.js';
-import { addTraffic, noTraffic, type Connection, type ConnectionHandler, type Traffic } from '../transport/connection.js';
+import { addTraffic, noTraffic, type Traffic } from '../stats.js';
+import type { Connection, ConnectionHandler } from '../transport/connection.js';
 import type { ChannelHandler, PortServer } from '../transport/port-server.js';
 import type { DataClientHost, Subscriber } from './host.js';
 import { LocalRole } from './local.js';

@@ -8,8 +8,9 @@ import type { ResolvedOptions } from '../options.js';
 import type { DelegateNames } from '../delegates.js';
 import type { Codec } from '../protocol/packet.js';
 import type { FollowerStats } from '../stats.js';
-import { noTraffic, type Traffic } from '../transport/connection.js';
-import { DataClientHost, type InvokeCallback, type Subscriber } from './host.js';
+import { noTraffic, type Traffic } from '../stats.js';
+import type { InvokeCallback } from '../delegates.js';
+import { DataClientHost, type Subscriber } from './host.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
 
 export class LocalRole implements Role, Subscriber {

@@ -3,8 +3,8 @@
  * the listeners, publications and call queue; a role only moves calls and values.
  */
 import type { FollowerStats } from '../stats.js';
-import type { Traffic } from '../transport/connection.js';
-import type { InvokeCallback } from './host.js';
+import type { Traffic } from '../stats.js';
+import type { InvokeCallback } from '../delegates.js';
 
 /** The wrapper side of a role: where values go and where a lost leader is reported. */
 export interface RoleSink {

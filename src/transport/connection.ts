@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { debuglog } from 'node:util';
 import { ProtocolError, WriteBufferFullError } from '../errors.js';
+import { noTraffic, type Traffic } from '../stats.js';
 import { FrameDecoder, type FrameSink } from '../protocol/frame-decoder.js';
 import type { Packet } from '../protocol/packet.js';
 
@@ -55,32 +56,6 @@ export interface ConnectionLimits {
   maxWriteBuffer: number;
   /** How long a half-received packet may wait for its next bytes. */
   frameTimeout: number;
-}
-
-/** Bytes and packets that crossed a connection (or a role's connections), each way. */
-export interface Traffic {
-  /** Bytes received. */
-  bytesIn: number;
-  /** Bytes sent. */
-  bytesOut: number;
-  /** Packets received. */
-  packetsIn: number;
-  /** Packets sent. */
-  packetsOut: number;
-}
-
-/** A new all-zero Traffic. */
-export function noTraffic(): Traffic {
-  return { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
-}
-
-/** Adds `from` into `into` (returns `into`). */
-export function addTraffic(into: Traffic, from: Readonly<Traffic>): Traffic {
-  into.bytesIn += from.bytesIn;
-  into.bytesOut += from.bytesOut;
-  into.packetsIn += from.packetsIn;
-  into.packetsOut += from.packetsOut;
-  return into;
 }
 
 let nextConnectionId = 1;
