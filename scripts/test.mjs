@@ -11,5 +11,10 @@ const files = readdirSync(root, { recursive: true })
   .filter(file => file.endsWith('.test.js'))
   .map(file => join(root, file))
   .sort();
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=120000', ...files, ...process.argv.slice(2)], { stdio: 'inherit' });
+// --test-concurrency and --test-timeout exist from Node 20.11 (21.2); on older versions every
+// suite's own timeouts apply and files run with the default concurrency.
+const [major, minor] = process.versions.node.split('.').map(Number);
+const modern = major > 20 || (major === 20 && minor >= 11);
+const flags = modern ? ['--test-concurrency=2', '--test-timeout=120000'] : [];
+const result = spawnSync(process.execPath, ['--test', ...flags, ...files, ...process.argv.slice(2)], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

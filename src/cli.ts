@@ -8,6 +8,7 @@
  * since when, its channels, their followers and the calls in flight, and exits. Exit codes:
  * 0 printed, 1 no status (nothing listens, no answer, refused), 2 bad usage.
  */
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORT } from './options.js';
@@ -29,8 +30,15 @@ Options:
   --timeout <ms>    how long to wait for the answer (default 3000)
   --secret <s>      the shared secret, if the leader uses one (default: NODE_CLUSTER_CLIENT_SECRET)
   -h, --help        this help
+  -v, --version     print the version of cluster-share
 
 Exit codes: 0 printed, 1 no status (nothing listens, no answer, refused), 2 bad usage.`;
+
+/** This package's version, from its package.json (dist/esm/cli.js is two levels below it). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 /** A failure to report: message on stderr, exit code. */
 class CliError extends Error {
@@ -54,7 +62,7 @@ function positiveInt(value: string, what: string, max: number): number {
   return n;
 }
 
-function parse(argv: string[]): StatusCommand | 'help' {
+function parse(argv: string[]): StatusCommand | 'help' | 'version' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -67,6 +75,7 @@ function parse(argv: string[]): StatusCommand | 'help' {
         timeout: { type: 'string' },
         secret: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
       },
     });
   } catch (err) {
@@ -74,6 +83,7 @@ function parse(argv: string[]): StatusCommand | 'help' {
   }
   const { values, positionals } = parsed;
   if (values.help) return 'help';
+  if (values.version) return 'version';
   if (positionals.length !== 1 || positionals[0] !== 'status') {
     throw new CliError(`${positionals.length === 0 ? 'missing command' : `unknown command ${JSON.stringify(positionals.join(' '))}`}\n\n${USAGE}`, 2);
   }
@@ -211,6 +221,10 @@ async function main(argv: string[]): Promise<number> {
     const command = parse(argv);
     if (command === 'help') {
       process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (command === 'version') {
+      process.stdout.write(`${version()}\n`);
       return 0;
     }
     const status = await fetchStatus(command);
