@@ -13,6 +13,7 @@ import { type Codec, type ConnObj, encodePacket, type Packet, STATUS, STATUS_RES
 import type { ChannelStatus, LeaderStatus } from '../stats.js';
 import { Connection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
 import { describeEndpoint, type Endpoint, endpointKey, listenOn } from './endpoint.js';
+import { forgetPort, type LegacyServerEntry, rememberPort } from '../compat.js';
 
 /** What the port's server needs from the options of the client that won the port. */
 export interface ServerSettings extends ConnectionLimits {
@@ -71,12 +72,15 @@ export class PortServer implements ConnectionHandler {
   readonly #challenges = new Map<Connection, { nonce: string; theirNonce: string }>();
   #closed = false;
   readonly #settings: ServerSettings;
+  /** This port in `global.serverMap`, as 3.x code expects (TCP only). */
+  readonly #legacyEntry: LegacyServerEntry | undefined;
 
   private constructor(endpoint: Endpoint, server: net.Server, settings: ServerSettings) {
     this.endpoint = endpoint;
     this.#key = endpointKey(endpoint);
     this.#server = server;
     this.#settings = settings;
+    this.#legacyEntry = endpoint.port === undefined ? undefined : rememberPort(endpoint.port);
     server.on('connection', socket => this.#accept(socket));
     server.on('error', err => settings.logger.error(`[cluster-share] server on ${describeEndpoint(endpoint)}: ${err.message}`));
   }
@@ -145,6 +149,7 @@ export class PortServer implements ConnectionHandler {
     if (this.#channels.size > 0 || this.#closed) return;
     this.#closed = true;
     if (servers.get(this.#key) === this) servers.delete(this.#key);
+    if (this.#legacyEntry) forgetPort(this.#legacyEntry);
     for (const conn of this.#unregistered) conn.destroy();
     this.#unregistered.clear();
     this.#observers.clear();
