@@ -241,7 +241,7 @@ export class AuthError extends ClusterShareError {
  */
 export class HeartbeatTimeoutError extends ClusterShareError {
   constructor(idle: number, maxIdle: number, follower = 'a follower') {
-    super(`[cluster-share] client no response in ${idle}ms exceeding maxIdleTime ${maxIdle}ms, maybe the connection is close on other side: ${follower} sent nothing for 3 heartbeat intervals; its connection was dropped`, 'ERR_CLUSTER_HEARTBEAT_TIMEOUT');
+    super(`[cluster-share] client no response in ${idle}ms exceeding maxIdleTime ${maxIdle}ms, maybe the connection is close on other side. Dropped ${follower}: it sent nothing for 3 heartbeat intervals`, 'ERR_CLUSTER_HEARTBEAT_TIMEOUT');
     this.name = 'ClusterClientNoResponseError';
   }
 }

@@ -128,7 +128,7 @@ const TABLE: Row[] = [
   }), name: 'AbortError' },
   // 3.x's name and wording, which users' tests match.
   { ...row(HeartbeatTimeoutError, 'ERR_CLUSTER_HEARTBEAT_TIMEOUT', 'none', () => new HeartbeatTimeoutError(61000, 60000, 'follower #3 (pid 42)'), e => {
-    assert.match(e.message, /client no response in 61000ms exceeding maxIdleTime 60000ms, maybe the connection is close on other side/);
+    assert.match(e.message, /client no response in 61000ms exceeding maxIdleTime 60000ms, maybe the connection is close on other side\. Dropped follower #3 \(pid 42\): it sent nothing/);
     assert.match(e.message, /follower #3 \(pid 42\)/);
   }), name: 'ClusterClientNoResponseError' },
   row(FollowerCallError, 'ERR_CLUSTER_FOLLOWER_CALL_FAILED', 'options', cause => new FollowerCallError('Registry', 'getData', 42, cause), e => {

@@ -149,6 +149,8 @@ export class ClusterClient extends Base {
   readonly #values = new Map<string, unknown>();
   readonly #subscribeTimers = new Map<string, NodeJS.Timeout>();
   #closing: Promise<void> | undefined;
+  /** The start (election, then ready); settles when it succeeded, failed for good, or stopped at close. */
+  readonly #starting: Promise<void>;
   /** Why the start failed, until a retry succeeds: calls fail at once with it. */
   #startError: Error | undefined;
   /** This process's leader role whose DataClient failed to start (it answers that to followers). */
@@ -176,7 +178,7 @@ export class ClusterClient extends Base {
     }
     this.setMaxListeners(options.maxListeners);
     openClients.add(this);
-    this.#start().catch(err => this.#failStart(err));
+    this.#starting = this.#start().catch(err => this.#failStart(err));
   }
 
   /** True while this process holds the DataClient (leader, or single mode). */
@@ -217,7 +219,9 @@ export class ClusterClient extends Base {
         role = this.#options.singleMode ? await this.#createLocal() : await this.#elect('start');
       } catch (err) {
         const retry = !this.#isClosed() && (this.#failedRole !== undefined || err instanceof LeaderStartError);
-        if (!retry || attempt === 0) this.#failStart(err);
+        // The first failure is reported (ready() rejects); a retry's is only logged. A close after
+        // a reported failure is no new failure: ready() keeps rejecting with the first one.
+        if (attempt === 0 || (!retry && !this.#isClosed())) this.#failStart(err);
         if (!retry) return;
         const pause = Math.min(START_RETRY_MAX, START_RETRY_MIN * 2 ** attempt);
         this.#options.logger.warn(`[cluster-share] "${this.#options.name}" (pid ${process.pid}): ${this.#failedRole ? 'its DataClient' : 'the leader\'s DataClient'} failed to start (${(err as Error)?.message ?? err}); trying again in ${pause}ms`);
@@ -228,6 +232,8 @@ export class ClusterClient extends Base {
         continue;
       }
       if (this.#isClosed()) {
+        // Closed while starting: the role it got closes at once (a leader's DataClient too).
+        if (role.isLeader) this.#closedRole = role;
         await role.close();
         return;
       }
@@ -622,6 +628,33 @@ export class ClusterClient extends Base {
   }
 
   /**
+   * @internal 3.x's inner client, as code written for 3.x inspects it (src/compat.ts): `isLeader`,
+   * `_realClient` (the DataClient, on a leader, also after close) and `_server.close()`, which
+   * makes a leader give up the port as if 3.x's server had closed: it hands over to a successor
+   * and this client elects again.
+   */
+  get [symbols.innerClient](): { isLeader: boolean; _realClient: object | undefined; _server: { close(): void } } {
+    const role = this.#role ?? this.#closedRole;
+    return {
+      isLeader: this.#role?.isLeader ?? false,
+      _realClient: role instanceof LocalRole ? role.host.realClient : undefined,
+      _server: { close: () => this.#stepDown() },
+    };
+  }
+
+  /** A leader gives up its role: graceful handover (the port, the DataClient), then a new election. */
+  #stepDown(): void {
+    const role = this.#role;
+    if (!(role instanceof LeaderRole) || !this.#dropRole(role)) return;
+    this.#options.logger.warn(`[cluster-share] "${this.#options.name}": the leader steps down; electing again`);
+    this.emit('close');
+    role.close()
+      .catch(err => this.emit('error', err))
+      .then(() => this.#reelect('leaderClosing'))
+      .catch(err => this.emit('error', err));
+  }
+
+  /**
    * A snapshot of this client: role, leader, calls, subscriptions, followers, traffic, elections.
    * If the DataClient's own `stats` method is delegated, that one takes this name: use
    * `cluster.stats(client)` then.
@@ -671,6 +704,12 @@ export class ClusterClient extends Base {
     this.#failQueue(call => new ClientClosedError(this.#options.name, `${call.method} was waiting for a leader`));
     for (const timer of this.#subscribeTimers.values()) clearTimeout(timer);
     this.#subscribeTimers.clear();
+    // As 3.x, close() lets a start in progress finish first (a leader's DataClient then exists and
+    // is closed, and its port released, before close() resolves), but waits at most
+    // responseTimeout for a DataClient that does not get ready.
+    const gaveUp = new AbortController();
+    await Promise.race([this.#starting, retryAfter(this.#options.responseTimeout, gaveUp.signal)]);
+    gaveUp.abort();
     await this.#failedRole?.close().catch(() => undefined);
     this.#failedRole = undefined;
     const role = this.#role;
