@@ -7,7 +7,7 @@
  *   byte, then the cheapest encoding that keeps the value (see TAG_* below).
  */
 import v8 from 'node:v8';
-import serializeJson from 'serialize-json';
+import * as serializeJson from './serialize-json.js';
 import { DecodeError } from '../errors.js';
 import type { Codec } from './packet.js';
 

@@ -23,9 +23,11 @@
  *   non-ASCII are written as they are, as UTF-8; a lone surrogate becomes EF BF BD, U+FFFD).
  * - INTEGERS: every number `n` with `n % 1 === 0` (so -0 too, and every number of magnitude at
  *   least 2^52, e.g. 1e21 and Number.MAX_VALUE), as `n.toString(36).toUpperCase()`: `-`, then
- *   digits `0-9A-Z`. Large ones keep V8's digits (`1e21` → `5V1J4F4DS7C000`), which
- *   `parseInt(s, 36)` does not always read back as the same number. -0 is written `0`. Every
- *   byte of a Buffer is an entry here too.
+ *   digits `0-9A-Z`. Beyond 2^53 these are V8's shortest digits padded with zeros, which
+ *   `parseInt(s, 36)` often reads back as another number: 1e21 (`5V1J4F4DS7C000`) comes back
+ *   as 1.0000000000000001e21, 1e300 as 1.0000000000000006e300, Number.MAX_VALUE as Infinity
+ *   (2^60 does come back). -0 is written `0`. Every byte of a Buffer is an entry here too
+ *   (`0` to `73`).
  * - FLOATS: every other number, as `String(n)`: `1.5`, `-0.25`, `1e-7`, `5e-324`, `NaN`,
  *   `Infinity`, `-Infinity`.
  * - DATES: every Date, as `date.getTime().toString(36).toUpperCase()`; an invalid Date is
@@ -47,7 +49,9 @@
  *              | "$"                 object: key, value, key, value, ... (own enumerable string keys, for-in order)
  *              | "*"                 Buffer: one integer reference per byte
  *              | "#"                 Error: "message", err.message, "stack", err.stack, then its own
- *                                    enumerable keys and values as for an object
+ *                                    enumerable keys and values as for an object (so "message"
+ *                                    may come twice: an Error made without a message and given
+ *                                    one later has an own enumerable "message")
  * ```
  *
  * Examples (value → bytes):
@@ -88,9 +92,12 @@
  *   an empty or non-numeric integer, float or date entry, a `%` not followed by `2B`, `7C`,
  *   `5E` or `25`, a reference past the dictionary or a negative one other than -1 to -5,
  *   a missing or doubled `|`, an unclosed or stray `]`, a non-string key, an object or Error
- *   with a key and no value, a Buffer item that is not an integer 0 to 255, bytes after the
- *   value, or any other byte in STRUCTURE. Whatever `decode` accepts, it decodes to what the
- *   package gives. Invalid UTF-8 inside a string reads as U+FFFD, as with the package.
+ *   with a key and no value, an Error that does not start with the keys "message" and
+ *   "stack" (the package would give it a stack trace of its own decoder), a Buffer item that
+ *   is not an integer 0 to 255, bytes after the value, or any other byte in STRUCTURE.
+ *   Whatever `decode` accepts, it decodes to what the package gives (the tests check this on
+ *   mutated and random input). Invalid UTF-8 inside a string reads as U+FFFD, as with the
+ *   package.
  * - `decode` takes a Buffer or another Uint8Array (the package calls `toString()` on anything).
  */
 import { DecodeError } from '../errors.js';
@@ -106,6 +113,9 @@ const OPEN_BUFFER = 0x2a; // '*'
 const OPEN_ERROR = 0x23; // '#'
 const CLOSE = 0x5d; // ']'
 const MINUS = 0x2d; // '-'
+const PERCENT = 0x25; // '%'
+const SPACE = 0x20; // ' '
+const PLUS = 0x2b; // '+'
 
 /** Reference -1 .. -5: the values that need no dictionary entry. */
 const TOKEN_TRUE = 1;
@@ -115,6 +125,35 @@ const TOKEN_EMPTY_STRING = 4;
 const TOKEN_UNDEFINED = 5;
 
 const BASE36_DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+/**
+ * Replaces every byte `from` with `to` in bytes[start, end), four bytes at a time: spaces and
+ * '+' trade places in strings, often thousands of times in a text, and a string replace of that
+ * many matches is slow. `from` and `to` are ASCII, which UTF-8 never uses inside a character.
+ */
+function swapByte(bytes: Uint8Array, start: number, end: number, from: number, to: number): void {
+  let i = start;
+  const offset = bytes.byteOffset;
+  if (end - start >= 64) {
+    while (((offset + i) & 3) !== 0) {
+      if (bytes[i] === from) bytes[i] = to;
+      i++;
+    }
+    const count = (end - i) >> 2;
+    const words = new Uint32Array(bytes.buffer, offset + i, count);
+    const fromWord = Math.imul(from, 0x01010101);
+    const diff = from ^ to;
+    for (let w = 0; w < count; w++) {
+      const x = words[w]! ^ fromWord; // a zero byte where the byte was `from`
+      // High bit of each byte: set where x's byte is not zero (no carry crosses a byte).
+      const nonZero = (((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x) & 0x80808080;
+      const matches = ~nonZero & 0x80808080;
+      if (matches !== 0) words[w] = words[w]! ^ Math.imul(matches >>> 7, diff);
+    }
+    i += count * 4;
+  }
+  for (; i < end; i++) if (bytes[i] === from) bytes[i] = to;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Encoder
@@ -148,7 +187,11 @@ const CYCLE_CHECK_DEPTH = 100;
 const SMALL_BASE36: readonly string[] = Array.from({ length: 36 * 36 }, (_, n) => n.toString(36).toUpperCase());
 const BASE36_CODES = Uint8Array.from(BASE36_DIGITS, c => c.charCodeAt(0));
 
-/** What one encode call collects: the four dictionary sections and the structure ops. */
+/**
+ * What one encode call collects: the four dictionary sections and the structure ops. The
+ * structure can only be written once the walk is over (a reference's number depends on how many
+ * strings, integers and floats there are in all), so the walk records ops and pack() writes them.
+ */
 class EncodeState {
   readonly strings: string[] = [];
   readonly integers: string[] = [];
@@ -157,6 +200,8 @@ class EncodeState {
   readonly ops: number[] = [];
   /** Containers deeper than CYCLE_CHECK_DEPTH on the current path. */
   deepPath: Set<object> | undefined = undefined;
+  /** Some string holds a space (written as '+' by pack). */
+  spaces = false;
 }
 
 /** `n.toString(36).toUpperCase()` for an integer or NaN (as the package writes integers and dates). */
@@ -166,23 +211,38 @@ function toBase36(n: number): string {
 }
 
 const NEEDS_ESCAPE = /[ +|^%]/;
+const NEEDS_PERCENT_ESCAPE = /[+|^%]/;
 
-/** Escapes the five characters the format uses; the order of the steps keeps them independent. */
-function escapeString(s: string): string {
+/**
+ * Escapes '%', '+', '|' and '^' (in that order, so the steps stay independent). Spaces are left
+ * for pack(), which turns them into '+' in the output bytes: a byte loop, where replacing
+ * thousands of spaces in a string is slow.
+ */
+function escapeString(st: EncodeState, s: string): string {
   if (!NEEDS_ESCAPE.test(s)) return s;
+  if (!st.spaces && s.includes(' ')) st.spaces = true;
+  if (!NEEDS_PERCENT_ESCAPE.test(s)) return s;
   if (s.includes('%')) s = s.replaceAll('%', '%25');
   if (s.includes('+')) s = s.replaceAll('+', '%2B');
-  if (s.includes(' ')) s = s.replaceAll(' ', '+');
   if (s.includes('|')) s = s.replaceAll('|', '%7C');
   if (s.includes('^')) s = s.replaceAll('^', '%5E');
   return s;
 }
 
 function pushString(st: EncodeState, s: string): void {
-  st.ops.push(s === '' ? OP_EMPTY_STRING : (st.strings.push(escapeString(s)) - 1) * 4 + KIND_STRING);
+  st.ops.push(s === '' ? OP_EMPTY_STRING : (st.strings.push(escapeString(st, s)) - 1) * 4 + KIND_STRING);
 }
 
+/**
+ * Writes a value. walkObject calls itself directly for nested objects: one stack frame per
+ * level of nesting (the package uses two), so this encoder goes deeper than the package.
+ */
 function walk(st: EncodeState, value: unknown, depth: number): void {
+  if (typeof value === 'object' && value !== null) walkObject(st, value, depth);
+  else walkPrimitive(st, value);
+}
+
+function walkPrimitive(st: EncodeState, value: unknown): void {
   switch (typeof value) {
     case 'string':
       pushString(st, value);
@@ -198,12 +258,8 @@ function walk(st: EncodeState, value: unknown, depth: number): void {
     case 'undefined':
       st.ops.push(OP_UNDEFINED);
       return;
-    case 'object':
-      if (value === null) st.ops.push(OP_NULL);
-      else walkObject(st, value, depth);
-      return;
     default:
-      // function, symbol, bigint
+      // null, function, symbol, bigint
       st.ops.push(OP_NULL);
   }
 }
@@ -225,7 +281,10 @@ function walkObject(st: EncodeState, value: object, depth: number): void {
   if (Array.isArray(value)) {
     ops.push(OP_OPEN_ARRAY);
     // for-of, as the package: holes are undefined.
-    for (const item of value as unknown[]) walk(st, item, depth + 1);
+    for (const item of value as unknown[]) {
+      if (typeof item === 'object' && item !== null) walkObject(st, item, depth + 1);
+      else walkPrimitive(st, item);
+    }
   } else if (Buffer.isBuffer(value)) {
     ops.push(OP_OPEN_BUFFER);
     const integers = st.integers;
@@ -245,7 +304,9 @@ function walkObject(st: EncodeState, value: object, depth: number): void {
     for (const key in record) {
       if (!hasOwn.call(record, key)) continue;
       pushString(st, key);
-      walk(st, record[key], depth + 1);
+      const item = record[key];
+      if (typeof item === 'object' && item !== null) walkObject(st, item, depth + 1);
+      else walkPrimitive(st, item);
     }
   }
   ops.push(OP_CLOSE);
@@ -256,7 +317,7 @@ function walkObject(st: EncodeState, value: object, depth: number): void {
 let scratch = new Uint8Array(4096);
 const SCRATCH_KEEP = 1 << 20;
 
-/** Writes `n` (a non-negative integer) in uppercase base36 at `pos`; returns the new position. */
+/** Writes `n` (an integer, 0 <= n < 2^31) in uppercase base36 at `pos`; returns the new position. */
 function writeBase36(out: Uint8Array, pos: number, n: number): number {
   if (n < 36) {
     out[pos] = BASE36_CODES[n]!;
@@ -265,16 +326,18 @@ function writeBase36(out: Uint8Array, pos: number, n: number): number {
   let digits = 2;
   for (let limit = 36 * 36; n >= limit; limit *= 36) digits++;
   for (let i = pos + digits - 1; i >= pos; i--) {
-    const d = n % 36;
-    out[i] = BASE36_CODES[d]!;
-    n = (n - d) / 36;
+    const q = (n / 36) | 0;
+    out[i] = BASE36_CODES[n - q * 36]!;
+    n = q;
   }
   return pos + digits;
 }
 
 function pack(st: EncodeState): Buffer {
   const { strings, integers, floats, dates, ops } = st;
-  const head = `${strings.join('|')}^${integers.join('|')}^${floats.join('|')}^${dates.join('|')}^`;
+  const stringsText = strings.join('|');
+  // The other sections are ASCII.
+  const numbersText = `^${integers.join('|')}^${floats.join('|')}^${dates.join('|')}^`;
   // Where each section's entries start in the shared numbering.
   const integerBase = strings.length;
   const floatBase = integerBase + integers.length;
@@ -300,9 +363,9 @@ function pack(st: EncodeState): Buffer {
     }
     if (afterValue) out[pos++] = ITEM_SEPARATOR;
     if (op >= 0) {
+      // (An index within its section is below 2^28: a section is one string, at most 2^29 characters.)
       const kind = op & 3;
-      const index = (op - kind) / 4;
-      pos = writeBase36(out, pos, index + (kind === KIND_STRING ? 0 : kind === KIND_INTEGER ? integerBase : kind === KIND_FLOAT ? floatBase : dateBase));
+      pos = writeBase36(out, pos, (op >> 2) + (kind === KIND_STRING ? 0 : kind === KIND_INTEGER ? integerBase : kind === KIND_FLOAT ? floatBase : dateBase));
       afterValue = true;
     } else if (op >= OP_UNDEFINED) {
       out[pos++] = MINUS;
@@ -313,9 +376,12 @@ function pack(st: EncodeState): Buffer {
       afterValue = false;
     }
   }
-  const headLength = Buffer.byteLength(head);
+  const stringsLength = Buffer.byteLength(stringsText);
+  const headLength = stringsLength + numbersText.length;
   const result = Buffer.allocUnsafe(headLength + pos);
-  result.write(head, 0, headLength, 'utf8');
+  result.write(stringsText, 0, stringsLength, 'utf8');
+  if (st.spaces) swapByte(result, 0, stringsLength, SPACE, PLUS);
+  result.write(numbersText, stringsLength, numbersText.length, 'latin1');
   result.set(out.subarray(0, pos), headLength);
   return result;
 }
@@ -345,34 +411,68 @@ function fail(message: string, at: number): never {
   throw new DecodeError(`serialize-json: ${message} (at byte ${at})`);
 }
 
-/** Undoes escapeString; `s` holds '+' or '%'. */
-function unescapeString(s: string, at: number): string {
-  if (s.includes('+')) s = s.replaceAll('+', ' ');
-  if (s.includes('%')) {
-    if (PERCENT_NOT_ESCAPE.test(s)) fail('a "%" in a string is not followed by 2B, 7C, 5E or 25', at);
-    // "%25" last: each '%' starts exactly one escape, so the steps cannot make new ones.
-    if (s.includes('%2B')) s = s.replaceAll('%2B', '+');
-    if (s.includes('%7C')) s = s.replaceAll('%7C', '|');
-    if (s.includes('%5E')) s = s.replaceAll('%5E', '^');
-    if (s.includes('%25')) s = s.replaceAll('%25', '%');
-  }
+/** Undoes the '%' escapes of escapeString; `s` holds a '%'. */
+function unescapePercent(s: string, at: number): string {
+  if (PERCENT_NOT_ESCAPE.test(s)) fail('a "%" in a string is not followed by 2B, 7C, 5E or 25', at);
+  // "%25" last: each '%' starts exactly one escape, so the steps cannot make new ones.
+  if (s.includes('%2B')) s = s.replaceAll('%2B', '+');
+  if (s.includes('%7C')) s = s.replaceAll('%7C', '|');
+  if (s.includes('%5E')) s = s.replaceAll('%5E', '^');
+  if (s.includes('%25')) s = s.replaceAll('%25', '%');
   return s;
 }
 
-const NEEDS_UNESCAPE = /[+%]/;
+/** Scratch for a string entry's bytes with '+' turned back into ' ' (its own ArrayBuffer: aligned). */
+let stringScratch = Buffer.allocUnsafeSlow(256);
+const STRING_SCRATCH_KEEP = 1 << 20;
+/** Bytes of a string entry searched by a byte loop before memchr takes over. */
+const SHORT_SCAN = 32;
 
-/** STRINGS: entries in [start, end). Each is decoded on its own, so it shares no memory with the input. */
+/** The string in buf[start, end) with every '+' read as a space (in a copy: the input may be a socket chunk's view). */
+function readWithSpaces(buf: Buffer, start: number, end: number): string {
+  const length = end - start;
+  let copy = stringScratch;
+  if (copy.length < length) {
+    copy = Buffer.allocUnsafeSlow(Math.max(length, 2 * copy.length));
+    if (copy.length <= STRING_SCRATCH_KEEP) stringScratch = copy;
+  }
+  buf.copy(copy, 0, start, end);
+  swapByte(copy, 0, length, PLUS, SPACE);
+  return copy.toString(undefined, 0, length);
+}
+
+/**
+ * STRINGS: entries in [start, end). Each is decoded from its own bytes, so it shares no memory
+ * with the input (a slice of one big decoded string would keep all of it alive). UTF-8 never
+ * has an ASCII byte inside a multi-byte character, so this reads the same characters as
+ * decoding the whole text and splitting it, U+FFFD for invalid bytes included.
+ */
 function readStrings(buf: Buffer, start: number, end: number, dict: unknown[]): void {
   if (start === end) return;
+  let entry = start;
   for (;;) {
-    let bar = buf.indexOf(ITEM_SEPARATOR, start);
-    if (bar === -1 || bar > end) bar = end;
-    // UTF-8 never uses an ASCII byte inside a multi-byte sequence: decoding each entry alone
-    // reads the same characters as decoding the whole text, U+FFFD for invalid bytes included.
-    const s = bar === start ? '' : buf.toString(undefined, start, bar);
-    dict.push(NEEDS_UNESCAPE.test(s) ? unescapeString(s, start) : s);
+    // The entry's end: a byte loop over the first bytes (most strings are short), then memchr.
+    let bar = entry;
+    let escaped = false;
+    const shortEnd = Math.min(end, entry + SHORT_SCAN);
+    for (; bar < shortEnd; bar++) {
+      const c = buf[bar]!;
+      if (c === ITEM_SEPARATOR) break;
+      if (c === PLUS || c === PERCENT) escaped = true;
+    }
+    if (bar === shortEnd && bar < end) {
+      bar = buf.indexOf(ITEM_SEPARATOR, bar);
+      if (bar === -1 || bar > end) bar = end;
+      escaped = true; // not known: the string is searched below
+    }
+    let s = bar === entry ? '' : buf.toString(undefined, entry, bar);
+    if (escaped) {
+      if (s.includes('+')) s = readWithSpaces(buf, entry, bar);
+      if (s.includes('%')) s = unescapePercent(s, entry);
+    }
+    dict.push(s);
     if (bar === end) return;
-    start = bar + 1;
+    entry = bar + 1;
   }
 }
 
@@ -396,7 +496,7 @@ function readBase36(buf: Buffer, start: number, end: number): number {
   return negative ? -n : n;
 }
 
-/** Splits [start, end) on '|' and hands each entry to `read` (no entries if empty). */
+/** INTEGERS, FLOATS or DATES (`kind`): entries in [start, end) split on '|' (none if empty). */
 function readNumbers(buf: Buffer, start: number, end: number, dict: unknown[], kind: number): void {
   if (start === end) return;
   let entry = start;
@@ -424,6 +524,8 @@ interface Frame {
   readonly target: unknown[] | Record<string, unknown>;
   /** The key read, waiting for its value (objects and Errors). */
   key: string | undefined;
+  /** Keys read so far (Errors: the first two must be "message" and "stack"). */
+  keys: number;
   readonly at: number;
 }
 
@@ -443,6 +545,7 @@ function closeFrame(frame: Frame, at: number): unknown {
       return frame.target;
     default: {
       if (frame.key !== undefined) fail('an Error key without a value', at);
+      if (frame.keys < 2) fail('an Error without its "message" and "stack" fields', at);
       const fields = frame.target as Record<string, unknown>;
       const err = new Error(fields['message'] as string | undefined);
       Object.assign(err, fields);
@@ -464,7 +567,10 @@ function addToFrame(frame: Frame, value: unknown, at: number): void {
     default:
       if (frame.key === undefined) {
         if (typeof value !== 'string') fail(`a key that is not a string in an ${CONTAINER_NAMES[frame.open]}`, at);
+        // An Error starts with "message" and "stack" (so its stack is never the decoder's own).
+        if (frame.open === OPEN_ERROR && frame.keys < 2 && value !== (frame.keys === 0 ? 'message' : 'stack')) fail(`an Error whose field ${frame.keys + 1} is not "${frame.keys === 0 ? 'message' : 'stack'}"`, at);
         frame.key = value;
+        frame.keys++;
       } else {
         // Plain assignment, as the package: a "__proto__" key sets the prototype.
         (frame.target as Record<string, unknown>)[frame.key] = value;
@@ -492,7 +598,8 @@ function readStructure(buf: Buffer, start: number, dict: unknown[]): unknown {
       frame = stack.pop();
       pos++;
     } else if (c === ITEM_SEPARATOR) {
-      if (frame === undefined || expect !== EXPECT_SEPARATOR_OR_CLOSE) fail('a "|" that does not follow a value in a container', at);
+      if (frame === undefined) fail(done ? 'bytes after the value' : 'a "|" outside any container', at);
+      if (expect !== EXPECT_SEPARATOR_OR_CLOSE) fail('a "|" that does not follow a value', at);
       expect = EXPECT_VALUE;
       pos++;
       continue;
@@ -501,7 +608,7 @@ function readStructure(buf: Buffer, start: number, dict: unknown[]): unknown {
       if (expect === EXPECT_SEPARATOR_OR_CLOSE) fail('a value that does not follow "|"', at);
       if (c === OPEN_ARRAY || c === OPEN_OBJECT || c === OPEN_BUFFER || c === OPEN_ERROR) {
         if (frame !== undefined) stack.push(frame);
-        frame = { open: c, target: c === OPEN_ARRAY || c === OPEN_BUFFER ? [] : {}, key: undefined, at };
+        frame = { open: c, target: c === OPEN_ARRAY || c === OPEN_BUFFER ? [] : {}, key: undefined, keys: 0, at };
         expect = EXPECT_VALUE_OR_CLOSE;
         pos++;
         continue;
