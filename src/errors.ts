@@ -155,7 +155,7 @@ export class ConnectTimeoutError extends EndpointError {
     const cause = options?.cause;
     const message = options?.forcedFollower && cause instanceof Error
       ? `[ClusterClient:${name}] follower try to connect leader failed, cause by ${cause.message}`
-      : `[cluster-share] client "${name}" found no leader on ${typeof at === 'number' ? `127.0.0.1:${at}` : `socket ${at}`} within ${timeout}ms`;
+      : `[cluster-share] client "${name}" found no leader on ${typeof at === 'number' ? `127.0.0.1:${at}` : `socket ${at}`} within ${timeout}ms${cause instanceof Error ? `: ${cause.message}` : ''}`;
     super(message, 'ERR_CLUSTER_CONNECT_TIMEOUT', at, cause === undefined ? undefined : { cause });
     this.timeout = timeout;
   }

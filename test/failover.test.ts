@@ -247,7 +247,7 @@ describe('a foreign program on the port', () => {
     }
   });
 
-  test('a silent TCP server (accepts, never writes): ready() fails with ERR_CLUSTER_PORT_CONFLICT', { timeout: 60_000 }, async t => {
+  test('a silent TCP server (accepts, never writes) is not called foreign: ready() fails with ERR_CLUSTER_CONNECT_TIMEOUT naming the silence, after one warning', { timeout: 60_000 }, async t => {
     const port = await freePort();
     const sockets = new Set<net.Socket>();
     const server = net.createServer(socket => {
@@ -259,18 +259,74 @@ describe('a foreign program on the port', () => {
     await once(server, 'listening');
     try {
       const t0 = performance.now();
-      const m = spawn({ port, connectTimeout: 2000 });
+      const m = spawn({ port, connectTimeout: 1000, maxWaitTime: 2000, responseTimeout: 500 });
+      const err = await m.ready().then(() => undefined, (e: unknown) => e);
+      const elapsed = performance.now() - t0;
+      const warnings = m.logs('warn');
+      await m.kill();
+      live.delete(m);
+      t.diagnostic(`failed after ${elapsed.toFixed(0)} ms (maxWaitTime 2000): ${(err as Error | undefined)?.message}; warnings: ${JSON.stringify(warnings)}`);
+      assert.ok(err instanceof RemoteError, 'ready() rejects');
+      // Silence alone proves nothing: a stopped leader is silent too.
+      assert.equal(err.code, 'ERR_CLUSTER_CONNECT_TIMEOUT');
+      assert.ok(err.message.includes(String(port)), `the message names port ${port}: ${err.message}`);
+      assert.ok(warnings.some(w => w.includes(`port ${port}`) && /has not answered/.test(w)), 'one warning says the peer on the port is silent');
+      assert.equal(warnings.filter(w => /has not answered/.test(w)).length, 1, 'warned once');
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  });
+
+  test('a server that accepts connections and closes them at once: ERR_CLUSTER_PORT_CONFLICT within about a second, naming the port and what it did', { timeout: 60_000 }, async t => {
+    const port = await freePort();
+    const server = net.createServer(socket => socket.destroy());
+    server.listen(port, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const t0 = performance.now();
+      const m = spawn({ port, connectTimeout: 10_000 });
       const err = await m.ready().then(() => undefined, (e: unknown) => e);
       const elapsed = performance.now() - t0;
       await m.kill();
       live.delete(m);
-      t.diagnostic(`failed after ${elapsed.toFixed(0)} ms (connectTimeout 2000, responseTimeout 3000): ${(err as Error | undefined)?.message}`);
+      t.diagnostic(`failed after ${elapsed.toFixed(0)} ms (connectTimeout 10000): ${(err as Error | undefined)?.message}`);
       assert.ok(err instanceof RemoteError, 'ready() rejects');
       assert.equal(err.code, 'ERR_CLUSTER_PORT_CONFLICT');
-      assert.ok(err.message.includes(String(port)), `the message names port ${port}: ${err.message}`);
+      assert.match(err.message, new RegExp(`port ${port}`));
+      assert.match(err.message, /closed each without answering/);
+      assert.match(err.message, /choose another port/);
+      assert.ok(elapsed < 10_000, `reported before connectTimeout (${elapsed.toFixed(0)} ms)`);
     } finally {
-      for (const s of sockets) s.destroy();
       server.close();
+    }
+  });
+
+  test('a process that joins while the leader is stopped (SIGSTOP) follows it once it resumes, and its calls work', { timeout: 90_000 }, async t => {
+    const port = await freePort();
+    const [leader] = await group(1, { port });
+    assert.equal(await leader!.ready(), true);
+    process.kill(leader!.pid, 'SIGSTOP');
+    let resumed = false;
+    try {
+      // Longer than the joiner's connectTimeout: silence must not make it give up for good.
+      const joiner = new Member({ options: { port, connectTimeout: 1500, maxWaitTime: 3000, responseTimeout: 1000 }, reportRoleEvents: true });
+      live.add(joiner);
+      // It has connected and registered: the stopped leader's kernel queued the registration.
+      await within(joiner.waitFor(m => m.event === 'log' && /has not answered/.test(String(m.message))), 30_000, () => 'the joiner warns that the leader is silent');
+      const stoppedFor = 4000;
+      const t0 = performance.now();
+      await new Promise(resolve => setTimeout(resolve, stoppedFor)); // the length of the stop under test, not a synchronisation
+      process.kill(leader!.pid, 'SIGCONT');
+      resumed = true;
+      const tResume = performance.now();
+      const role = await within(joiner.waitFor(m => m.event === 'role' && m.type === 'becomeFollower'), 30_000, () => `the joiner follows once the leader resumes (its messages: ${JSON.stringify(joiner.messages.map(x => [x.event, x.type ?? x.level ?? '']))})`);
+      const followedAfter = performance.now() - tResume;
+      t.diagnostic(`stopped ${stoppedFor} ms, then followed ${followedAfter.toFixed(0)} ms after SIGCONT (${JSON.stringify(role)}); total ${(performance.now() - t0).toFixed(0)} ms`);
+      assert.equal(await within(joiner.invoke('pid'), 10_000, () => 'a call after the resume'), leader!.pid, 'served by the resumed leader');
+      assert.equal((await leaderOf([leader!, joiner])).length, 1, 'one leader');
+    } finally {
+      if (!resumed) process.kill(leader!.pid, 'SIGCONT');
     }
   });
 });

@@ -14,7 +14,7 @@
 import { debuglog } from 'node:util';
 import { Base } from '../base.js';
 import {
-  CallAbortedError, ClientClosedError, ConnectTimeoutError, InvalidArgumentError, LeaderStartError, PortConflictError, PortInUseError,
+  AuthError, CallAbortedError, ClientClosedError, ConnectTimeoutError, InvalidArgumentError, InvalidOptionError, LeaderStartError, PortConflictError, PortInUseError,
   ResponseTimeoutError, SubscribeTimeoutError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -74,14 +74,23 @@ function retryDelay(attempt: number, signal: AbortSignal): Promise<void> {
 
 function ignoreReadyError(): void {}
 
+/** Registrations closed unanswered in a row (the port still held) that prove a squatter. */
+const SQUATTER_DROPS = 3;
+
+/** Failures a retry cannot cure: the client was closed, or it is configured wrong. */
+function isFinalStartError(err: unknown): boolean {
+  return err instanceof ClientClosedError || err instanceof AuthError || err instanceof InvalidOptionError || err instanceof InvalidArgumentError;
+}
+
 /** Pause before retrying a failed start: 1 s, doubling each time, at most 30 s. */
 const START_RETRY_MIN = 1_000;
 const START_RETRY_MAX = 30_000;
 
 /** Resolves after `ms`, or at once when `signal` aborts (the client closed). */
-function retryAfter(ms: number, signal: AbortSignal): Promise<void> {
+function retryAfter(ms: number, signal: AbortSignal, unref = false): Promise<void> {
   return new Promise(resolve => {
     const timer = setTimeout(done, ms);
+    if (unref) timer.unref();
     signal.addEventListener('abort', done, { once: true });
     function done(): void {
       clearTimeout(timer);
@@ -218,14 +227,16 @@ export class ClusterClient extends Base {
       try {
         role = this.#options.singleMode ? await this.#createLocal() : await this.#elect('start');
       } catch (err) {
-        const retry = !this.#isClosed() && (this.#failedRole !== undefined || err instanceof LeaderStartError);
+        const retry = !this.#isClosed() && !isFinalStartError(err);
         // The first failure is reported (ready() rejects); a retry's is only logged. A close after
         // a reported failure is no new failure: ready() keeps rejecting with the first one.
         if (attempt === 0 || (!retry && !this.#isClosed())) this.#failStart(err);
         if (!retry) return;
         const pause = Math.min(START_RETRY_MAX, START_RETRY_MIN * 2 ** attempt);
-        this.#options.logger.warn(`[cluster-share] "${this.#options.name}" (pid ${process.pid}): ${this.#failedRole ? 'its DataClient' : 'the leader\'s DataClient'} failed to start (${(err as Error)?.message ?? err}); trying again in ${pause}ms`);
-        await retryAfter(pause, this.#stopElecting.signal);
+        const what = this.#failedRole ? 'its DataClient failed to start' : err instanceof LeaderStartError ? 'the leader\'s DataClient failed to start' : 'the start failed';
+        this.#options.logger.warn(`[cluster-share] "${this.#options.name}" (pid ${process.pid}): ${what} (${(err as Error)?.message ?? err}); trying again in ${pause}ms`);
+        // Unref'd: a client whose start keeps failing does not keep its process alive by itself.
+        await retryAfter(pause, this.#stopElecting.signal, true);
         // A failed leader answered the failure to its followers until now; it gives up the port.
         await this.#failedRole?.close().catch(() => undefined);
         this.#failedRole = undefined;
@@ -282,6 +293,8 @@ export class ClusterClient extends Base {
     const budget = o.isLeader === false ? o.maxWaitTime : o.connectTimeout;
     const deadline = Date.now() + budget;
     let lastError: unknown;
+    /** Registrations in a row that the holder of the port closed without answering. */
+    let dropped = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.#isClosed()) throw new ClientClosedError(o.name, 'closed while electing');
       if (o.isLeader !== false) {
@@ -297,6 +310,11 @@ export class ClusterClient extends Base {
         if (!isTransient(err)) throw err;
         lastError = err;
         debug('%s: attempt %d: %s', o.name, attempt, (err as Error).message);
+        // Still held, and closed on us again: not a leader that died, a program squatting the port.
+        dropped = FollowerRole.unanswered(err) ? dropped + 1 : 0;
+        if (dropped >= SQUATTER_DROPS) {
+          throw new PortConflictError(o.name, o.path ?? o.port, `it accepted ${dropped} connections in a row and closed each without answering register_channel`, { cause: err });
+        }
       }
       if (Date.now() >= deadline) throw new ConnectTimeoutError(o.name, o.path ?? o.port, budget, { cause: lastError, forcedFollower: o.isLeader === false });
       await retryDelay(attempt, this.#stopElecting.signal);

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { debuglog } from 'node:util';
 import {
-  AuthError, ChannelNotFoundError, ClientClosedError, DecodeError, LeaderLostError, LeaderStartError, PortConflictError, ProtocolError,
+  AuthError, ChannelNotFoundError, ClientClosedError, ConnectTimeoutError, DecodeError, LeaderLostError, LeaderStartError, PortConflictError, ProtocolError,
   ResponseTimeoutError, reviveError, type SerializedError, type WriteBufferFullError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -14,11 +14,14 @@ import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequest
 import type { FollowerStats } from '../stats.js';
 import type { Traffic } from '../stats.js';
 import { Connection, type ConnectionHandler, type RequestErrors } from '../transport/connection.js';
-import { connectSocket } from '../transport/endpoint.js';
+import { connectSocket, describeEndpoint } from '../transport/endpoint.js';
 import type { InvokeCallback } from '../delegates.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
 
 const debug = debuglog('cluster-share:follower');
+
+/** Registrations whose connection the peer closed without answering (and without announcing a close). */
+const unanswered = new WeakSet<Error>();
 
 /** Extra time a follower waits for the answer to register_channel beyond what it asked the leader to hold it. */
 const REGISTER_ANSWER_MARGIN = 1000;
@@ -99,6 +102,15 @@ export class FollowerRole implements Role, ConnectionHandler {
     return role;
   }
 
+  /**
+   * Whether `err` is a registration whose connection the peer closed without any answer: a
+   * leader dying does that once (its port is then free), a program squatting the port does it
+   * every time.
+   */
+  static unanswered(err: unknown): boolean {
+    return err instanceof Error && unanswered.has(err);
+  }
+
   get kind(): RoleKind {
     return 'follower';
   }
@@ -154,8 +166,12 @@ export class FollowerRole implements Role, ConnectionHandler {
   /**
    * Sends register_channel and resolves when the leader answers it (once its DataClient is
    * ready). If the answer is slow, a heartbeat probes the peer: a leader answers heartbeats at
-   * once, a foreign program on the port does not, and one that sends bytes that are not packets
-   * is a foreign program too. Either fails with ERR_CLUSTER_PORT_CONFLICT by `probeDeadline`.
+   * once. A peer that sends bytes that are not packets is a foreign program: that fails with
+   * ERR_CLUSTER_PORT_CONFLICT. Silence proves nothing (a leader that is stopped, debugged or
+   * busy in a long synchronous task is silent too): it is warned about once, and the
+   * registration keeps waiting for its answer, up to its own wait; a leader that resumes
+   * meanwhile answers it and this process follows at once. If it never answers, the
+   * registration fails with ERR_CLUSTER_CONNECT_TIMEOUT, saying the peer was silent.
    */
   #register(probeDeadline: number): Promise<void> {
     const { name, maxWaitTime, codecs, port, path, secret } = this.options;
@@ -180,15 +196,17 @@ export class FollowerRole implements Role, ConnectionHandler {
         this.conn.destroy(err);
       };
       const conflict = (why: string, cause?: Error): void => refuse(new PortConflictError(name, path ?? port, why, { cause }));
+      // Set when the probe went unanswered: the peer is silent (hung, or not a leader at all).
+      let silentFor: number | undefined;
       // Not sent at once: a 3.x leader drops a packet that arrives together with register_channel.
       const probeTimer = setTimeout(() => {
         const probeId = nextRequestId();
         // Within the election's budget, but never less than a call gets for its answer.
         const timeout = Math.max(this.options.responseTimeout, probeDeadline - Date.now());
         this.conn.request(probeId, encodePacket(probeId, false, timeout, { type: 'heartbeat' }), timeout, 'heartbeat', err => {
-          if (err instanceof ResponseTimeoutError) {
-            conflict(`no answer to a heartbeat within ${timeout}ms; or a cluster-client 3.x leader that has no channel "${name}"`);
-          }
+          if (!(err instanceof ResponseTimeoutError) || settled) return;
+          silentFor = REGISTER_PROBE_DELAY + timeout;
+          this.options.logger.warn(`[cluster-share] "${name}": the leader on ${describeEndpoint(this.options.endpoint)} has not answered for ${silentFor}ms (a stopped or blocked process, or a program that does not speak the cluster-client protocol); still waiting for it up to ${wait}ms`);
         });
       }, REGISTER_PROBE_DELAY);
 
@@ -204,6 +222,11 @@ export class FollowerRole implements Role, ConnectionHandler {
       const onAnswer = (err: Error | null, packet?: Packet): void => {
         if (err) {
           if (this.#protocolError) return conflict(`it sent bytes that are not packets: ${this.#protocolError.message}`, this.#protocolError);
+          if (err instanceof LeaderLostError && !this.#retiring) unanswered.add(err);
+          if (err instanceof ResponseTimeoutError) {
+            const why = silentFor === undefined ? 'it answered heartbeats but not register_channel' : 'it answered neither register_channel nor a heartbeat';
+            return settle(new ConnectTimeoutError(name, path ?? port, wait + REGISTER_ANSWER_MARGIN, { cause: new Error(`the leader on ${describeEndpoint(this.options.endpoint)} did not answer (${why}): a stopped or blocked leader, or a program that does not speak the protocol`, { cause: err }) }));
+          }
           return settle(err);
         }
         let body: { success?: boolean; error?: SerializedError } | undefined;
