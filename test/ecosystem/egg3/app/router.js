@@ -1,0 +1,2 @@
+'use strict';
+module.exports = app => require('../../shared/egg-app.cjs').routes(app);
