@@ -28,6 +28,8 @@ export const DEFAULT_MAX_WRITE_BUFFER = 64 * 1024 * 1024;
 export const DEFAULT_FRAME_TIMEOUT = 10_000;
 /** `maxListeners` of the client emitters. */
 export const DEFAULT_MAX_LISTENERS = 20;
+/** Default `startWarningAfter`: a DataClient not ready after 10 s is warned about. */
+export const DEFAULT_START_WARNING_AFTER = 10_000;
 
 /** A logger: the console works, as do egg-logger and pino-style loggers. */
 export interface Logger {
@@ -70,6 +72,15 @@ export interface ClusterOptions {
   isCheckHeartbeat?: boolean;
   /** If set, an `error` event (ERR_CLUSTER_SUBSCRIBE_TIMEOUT) is emitted when a new subscription gets no value in this many ms. @default undefined (off) */
   subscribeTimeout?: number;
+  /**
+   * A DataClient (on the leader, or in single mode) still not ready this many ms after it was
+   * created is warned about once, naming its class and the process; 0 turns the warning off.
+   * Its followers wait meanwhile, and their calls say that the leader's DataClient is not ready.
+   * @default 10000
+   */
+  startWarningAfter?: number;
+  /** Read by cluster-client 3.x for its leader's connections; accepted for compatibility and unused. */
+  requestTimeout?: number;
   /** Delegate subscribe/unSubscribe/publish/close and every async or generator method automatically. @default true */
   autoGenerate?: boolean;
   /** Push each subscription value to every subscriber (`true`) or to one chosen at random (`false`). @default true */
@@ -131,6 +142,7 @@ export interface ResolvedOptions {
   heartbeatInterval: number;
   isCheckHeartbeat: boolean;
   subscribeTimeout: number | undefined;
+  startWarningAfter: number;
   autoGenerate: boolean;
   isBroadcast: boolean;
   logger: Logger;
@@ -162,7 +174,7 @@ export function defaultFormatKey(reg: unknown): string {
 
 const KNOWN_OPTIONS = new Set<string>([
   'name', 'port', 'path', 'singleMode', 'isLeader', 'maxWaitTime', 'connectTimeout', 'responseTimeout',
-  'heartbeatInterval', 'isCheckHeartbeat', 'subscribeTimeout', 'autoGenerate', 'isBroadcast',
+  'heartbeatInterval', 'isCheckHeartbeat', 'subscribeTimeout', 'startWarningAfter', 'requestTimeout', 'autoGenerate', 'isBroadcast',
   'logger', 'transcode', 'negotiateCodec', 'maxFrameSize', 'maxWriteBuffer', 'frameTimeout', 'secret', 'formatKey', 'maxListeners',
 ]);
 
@@ -263,6 +275,7 @@ export function resolveOptions(defaultName: string, input: ClusterOptions | unde
     heartbeatInterval: checkInteger('heartbeatInterval', pick('heartbeatInterval') ?? DEFAULT_HEARTBEAT_INTERVAL, 1, MAX_TIMEOUT),
     isCheckHeartbeat: checkBoolean('isCheckHeartbeat', pick('isCheckHeartbeat') ?? true),
     subscribeTimeout,
+    startWarningAfter: checkInteger('startWarningAfter', pick('startWarningAfter') ?? DEFAULT_START_WARNING_AFTER, 0, MAX_TIMEOUT),
     autoGenerate: checkBoolean('autoGenerate', pick('autoGenerate') ?? true),
     isBroadcast: checkBoolean('isBroadcast', pick('isBroadcast') ?? true),
     logger,

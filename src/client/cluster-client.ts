@@ -160,6 +160,8 @@ export class ClusterClient extends Base {
   #closing: Promise<void> | undefined;
   /** The start (election, then ready); settles when it succeeded, failed for good, or stopped at close. */
   readonly #starting: Promise<void>;
+  /** Where an election is: waiting for this process's DataClient, or for a leader's answer. */
+  #electionStep: 'leading' | 'registering' | undefined;
   /** Why the start failed, until a retry succeeds: calls fail at once with it. */
   #startError: Error | undefined;
   /** This process's leader role whose DataClient failed to start (it answers that to followers). */
@@ -305,6 +307,7 @@ export class ClusterClient extends Base {
         if (o.isLeader === true) throw new PortInUseError(o.name, o.path ?? o.port);
       }
       try {
+        this.#electionStep = 'registering';
         return await FollowerRole.connect(o, this, this.#names.publish, Math.max(1, deadline - Date.now()), this.#stopElecting.signal);
       } catch (err) {
         if (!isTransient(err)) throw err;
@@ -315,6 +318,8 @@ export class ClusterClient extends Base {
         if (dropped >= SQUATTER_DROPS) {
           throw new PortConflictError(o.name, o.path ?? o.port, `it accepted ${dropped} connections in a row and closed each without answering register_channel`, { cause: err });
         }
+      } finally {
+        this.#electionStep = undefined;
       }
       if (Date.now() >= deadline) throw new ConnectTimeoutError(o.name, o.path ?? o.port, budget, { cause: lastError, forcedFollower: o.isLeader === false });
       await retryDelay(attempt, this.#stopElecting.signal);
@@ -332,6 +337,7 @@ export class ClusterClient extends Base {
     const host = new DataClientHost(this.#options, realClient, this.#names);
     const role = new LeaderRole(host, server, this, this);
     server.addChannel(this.#options.name, role);
+    this.#electionStep = 'leading';
     try {
       await host.ready();
     } catch (err) {
@@ -339,6 +345,8 @@ export class ClusterClient extends Base {
       // at once instead of waiting for a leader), until #start tries again.
       this.#failedRole = role;
       throw err;
+    } finally {
+      this.#electionStep = undefined;
     }
     return role;
   }
@@ -545,6 +553,15 @@ export class ClusterClient extends Base {
     else process.nextTick(() => this.emit('error', err));
   }
 
+  /** What a call queued without a role is waiting for, for its timeout message. */
+  #waitingFor(): string {
+    switch (this.#electionStep) {
+      case 'leading': return `this process leads "${this.#options.name}" but its DataClient is not ready yet`;
+      case 'registering': return 'the leader has not accepted this follower yet: its DataClient is not ready, or the leader is unresponsive';
+      default: return 'no leader was available';
+    }
+  }
+
   /** No leader now: the call waits for the next one, at most responseTimeout (or its own timeout). */
   #enqueue(method: string, args: unknown[], callback: InvokeCallback | undefined, control: CallControl | undefined): void {
     const { responseTimeout } = this.#options;
@@ -561,7 +578,7 @@ export class ClusterClient extends Base {
       // A call with its own timeout is bounded by that timer alone.
       timer: control?.hasTimeout ? undefined : setTimeout(() => {
         unqueue();
-        const err = new ResponseTimeoutError(method, responseTimeout, 'no leader was available');
+        const err = new ResponseTimeoutError(method, responseTimeout, this.#waitingFor());
         if (control) control.settle(err);
         else if (callback) callback(err);
         else this.#options.logger.warn(`[cluster-share] "${this.#options.name}" oneway ${method} dropped: ${err.message}`);

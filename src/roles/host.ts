@@ -167,10 +167,21 @@ export class DataClientHost {
     }
     this.#ready = waitReady(realClient);
     debug('%s: DataClient created in pid %d', options.name, process.pid);
+    const { startWarningAfter, logger, name } = options;
+    const slow = startWarningAfter > 0 ? setTimeout(() => {
+      logger.warn(`[cluster-share] "${name}": the DataClient (${realClient.constructor?.name ?? 'object'}) in pid ${process.pid} is still not ready after ${startWarningAfter}ms (startWarningAfter); its followers wait for it`);
+    }, startWarningAfter) : undefined;
+    slow?.unref();
     this.#ready.then(
-      () => debug('%s: DataClient ready', options.name),
+      () => {
+        clearTimeout(slow);
+        debug('%s: DataClient ready', name);
+      },
       // Callers observe the failure through ready(); no unhandled rejection meanwhile.
-      (err: Error) => debug('%s: DataClient failed to start: %s', options.name, err.message),
+      (err: Error) => {
+        clearTimeout(slow);
+        debug('%s: DataClient failed to start: %s', name, err.message);
+      },
     );
   }
 
