@@ -191,7 +191,7 @@ export class ClientGenerator<Cls extends DataClientClass, O extends ClusterOptio
     const options = resolveOptions(DataClient.name, this.#options);
     const descriptors = new Map(this.#descriptors);
     if (options.autoGenerate) autoGenerate(DataClient, descriptors);
-    const client = new ClusterClient(options, () => Reflect.construct(DataClient, args) as object, descriptors);
+    const client = new ClusterClient(options, DataClient, () => Reflect.construct(DataClient, args) as object, descriptors);
     for (const [name, descriptor] of descriptors) {
       Object.defineProperty(client, name, {
         value: descriptor.type === 'override' ? descriptor.value : delegateValue(client, name, descriptor.to),

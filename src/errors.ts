@@ -163,10 +163,44 @@ export class ConnectTimeoutError extends EndpointError {
 
 /** The leader process never created the channel (client name) this follower registered. */
 export class ChannelNotFoundError extends ClusterShareError {
-  constructor(channel: string, waited: number) {
-    super(`[cluster-share] the leader has no channel "${channel}" (waited ${waited}ms for it to be created)`, 'ERR_CLUSTER_CHANNEL_NOT_FOUND');
+  /** The leader's pid, if it said (cluster-share leaders do). */
+  readonly leaderPid: number | undefined;
+  /** The channels the leader serves, if it said. */
+  readonly channels: readonly string[] | undefined;
+  constructor(channel: string, waited: number, leaderPid?: number, channels?: readonly string[]) {
+    const leader = leaderPid === undefined ? 'the leader' : `the leader (pid ${leaderPid})`;
+    const serves = channels === undefined ? '' : `; it serves ${channels.length === 0 ? 'no channel' : channels.map(c => `"${c}"`).join(', ')}`;
+    super(`[cluster-share] ${leader} has no channel "${channel}" (waited ${waited}ms for it to be created)${serves}. If another application leads on this port, give each its own port (options.port or NODE_CLUSTER_CLIENT_PORT)`, 'ERR_CLUSTER_CHANNEL_NOT_FOUND');
+    this.leaderPid = leaderPid;
+    this.channels = channels;
   }
 }
+
+/**
+ * Two different DataClient classes share one channel name on one port: the follower's class
+ * (or a delegated method) is not the leader's. Refused, in the leader's process at `create()`
+ * and by the leader for a follower of another process, so no client is ever served by another
+ * class's DataClient.
+ */
+export class ChannelMismatchError extends ClusterShareError {
+  /** The channel (client name). */
+  readonly channel: string;
+  /** The class of the DataClient that serves the channel. */
+  readonly leaderClass: string;
+  /** The class of the client that was refused. */
+  readonly clientClass: string;
+  /** The leader's pid, when the leader is another process. */
+  readonly leaderPid: number | undefined;
+  constructor(channel: string, leaderClass: string, clientClass: string, why: string, leaderPid?: number) {
+    const leader = leaderPid === undefined ? 'this process' : `the leader (pid ${leaderPid})`;
+    super(`[cluster-share] channel "${channel}" is served by ${leader} with DataClient class ${leaderClass}, but this client's class is ${clientClass} (${why}): two different clients use one name on one port; give one of them another name (options.name) or port`, 'ERR_CLUSTER_CHANNEL_MISMATCH');
+    this.channel = channel;
+    this.leaderClass = leaderClass;
+    this.clientClass = clientClass;
+    this.leaderPid = leaderPid;
+  }
+}
+
 
 /**
  * The leader's DataClient is not available: its constructor threw or its `ready` failed

@@ -9,7 +9,7 @@ import {
   InvalidArgumentError, InvalidDelegateError, InvalidOptionError, LeaderLostError, LeaderStartError,
   MethodNotFoundError, PortInUseError, ProtocolError, ResponseTimeoutError, reviveError, serializeError,
   SubscribeTimeoutError, WriteBufferFullError,
-  CallAbortedError, FollowerCallError,
+  CallAbortedError, ChannelMismatchError, FollowerCallError,
 } from '../src/errors.js';
 
 type ErrorClass = abstract new (...args: never[]) => ClusterShareError;
@@ -83,9 +83,12 @@ const TABLE: Row[] = [
     assert.equal(refused.code, 'ERR_CLUSTER_CONNECT_TIMEOUT');
     assert.equal(refused.port, 2228);
   }),
-  row(ChannelNotFoundError, 'ERR_CLUSTER_CHANNEL_NOT_FOUND', 'none', () => new ChannelNotFoundError('registry', 30000), e => {
-    assert.match(e.message, /"registry"/);
-    assert.match(e.message, /30000ms/);
+  row(ChannelNotFoundError, 'ERR_CLUSTER_CHANNEL_NOT_FOUND', 'none', () => new ChannelNotFoundError('registry', 30000, 42, ['a', 'b']), e => {
+    assert.match(e.message, /the leader \(pid 42\) has no channel "registry" \(waited 30000ms for it to be created\); it serves "a", "b"/);
+    assert.match(e.message, /give each its own port/);
+    assert.equal(e.leaderPid, 42);
+    assert.deepEqual(e.channels, ['a', 'b']);
+    assert.match(new ChannelNotFoundError('r', 1).message, /^\[cluster-share\] the leader has no channel "r"/);
   }),
   // The DataClient's own message, word for word (3.x hands its followers that error).
   { ...row(LeaderStartError, 'ERR_CLUSTER_LEADER_START_FAILED', 'serialized',
@@ -96,6 +99,14 @@ const TABLE: Row[] = [
       assert.equal(cause.code, 'ECONNREFUSED');
       assert.match(String(cause.stack), /at x/);
     }), prefix: '' },
+  row(ChannelMismatchError, 'ERR_CLUSTER_CHANNEL_MISMATCH', 'none', () => new ChannelMismatchError('registry', 'Registry', 'Cache', 'another class', 42), e => {
+    assert.equal(e.channel, 'registry');
+    assert.equal(e.leaderClass, 'Registry');
+    assert.equal(e.clientClass, 'Cache');
+    assert.equal(e.leaderPid, 42);
+    assert.match(e.message, /channel "registry" is served by the leader \(pid 42\) with DataClient class Registry, but this client's class is Cache \(another class\)/);
+    assert.match(new ChannelMismatchError('r', 'A', 'B', 'x').message, /served by this process/);
+  }),
   row(MethodNotFoundError, 'ERR_CLUSTER_METHOD_NOT_FOUND', 'none', () => new MethodNotFoundError('nope'), e => {
     assert.match(e.message, /"nope"/);
   }),

@@ -14,7 +14,7 @@
 import { debuglog } from 'node:util';
 import { Base } from '../base.js';
 import {
-  AuthError, CallAbortedError, ClientClosedError, ConnectTimeoutError, InvalidArgumentError, InvalidOptionError, LeaderStartError, PortConflictError, PortInUseError,
+  AuthError, CallAbortedError, ChannelMismatchError, ClientClosedError, ConnectTimeoutError, InvalidArgumentError, InvalidOptionError, LeaderStartError, PortConflictError, PortInUseError,
   ResponseTimeoutError, SubscribeTimeoutError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -24,7 +24,9 @@ import {
 import type {
   ClientStats, ClusterClientEvents, ElectionEndEvent, ElectionReason, ElectionStats,
 } from '../stats.js';
-import { describeEndpoint } from '../transport/endpoint.js';
+import { describeEndpoint, endpointKey } from '../transport/endpoint.js';
+import { type DataClientIdentity, identityMismatch } from '../protocol/identity.js';
+import type { DataClientClass } from '../cluster.js';
 import { addTraffic, noTraffic } from '../stats.js';
 import { DataClientHost, SUBSCRIPTION_KEY_PREFIX } from '../roles/host.js';
 import { FollowerRole } from '../roles/follower.js';
@@ -79,7 +81,8 @@ const SQUATTER_DROPS = 3;
 
 /** Failures a retry cannot cure: the client was closed, or it is configured wrong. */
 function isFinalStartError(err: unknown): boolean {
-  return err instanceof ClientClosedError || err instanceof AuthError || err instanceof InvalidOptionError || err instanceof InvalidArgumentError;
+  return err instanceof ClientClosedError || err instanceof AuthError || err instanceof InvalidOptionError || err instanceof InvalidArgumentError
+    || err instanceof ChannelMismatchError;
 }
 
 /** Pause before retrying a failed start: 1 s, doubling each time, at most 30 s. */
@@ -110,6 +113,26 @@ class FailedDataClient {
   ready(callback: (err: unknown) => void): void {
     callback(this.#error instanceof Error ? this.#error : new Error(String(this.#error)));
   }
+}
+
+/** The DataClient identity of each channel of this process, with how many open clients use it. */
+const channelIdentities = new Map<string, { identity: DataClientIdentity; prototype: object; clients: number }>();
+
+/** One more client of a channel of this process; another DataClient class on it is refused. */
+function claimChannelIdentity(key: string, name: string, identity: DataClientIdentity, prototype: object): void {
+  const known = channelIdentities.get(key);
+  if (!known) {
+    channelIdentities.set(key, { identity, prototype, clients: 1 });
+    return;
+  }
+  const why = identityMismatch(known.identity.class, m => typeof (known.prototype as Record<string, unknown>)[m] === 'function', identity);
+  if (why !== undefined) throw new ChannelMismatchError(name, known.identity.class, identity.class, why);
+  known.clients++;
+}
+
+function releaseChannelIdentity(key: string): void {
+  const known = channelIdentities.get(key);
+  if (known && --known.clients === 0) channelIdentities.delete(key);
 }
 
 /** Every client of this process that is not closed yet (for closeAll). */
@@ -160,6 +183,10 @@ export class ClusterClient extends Base {
   #closing: Promise<void> | undefined;
   /** The start (election, then ready); settles when it succeeded, failed for good, or stopped at close. */
   readonly #starting: Promise<void>;
+  /** The DataClient class this client expects, and the methods it delegates (protocol/identity.ts). */
+  readonly #identity: DataClientIdentity;
+  /** This client's channel in this process: endpoint (or single mode) and name. */
+  readonly #channelKey: string;
   /** Where an election is: waiting for this process's DataClient, or for a leader's answer. */
   #electionStep: 'leading' | 'registering' | undefined;
   /** Why the start failed, until a retry succeeds: calls fail at once with it. */
@@ -178,9 +205,16 @@ export class ClusterClient extends Base {
   /** Traffic of the roles this client had before the current one. */
   readonly #pastTraffic = noTraffic();
 
-  /** @internal Created by `cluster(DataClient).create()`. */
-  constructor(options: ResolvedOptions, createRealClient: () => object, descriptors: ReadonlyMap<string, Descriptor>) {
+  /**
+   * @internal Created by `cluster(DataClient).create()`. Throws ERR_CLUSTER_CHANNEL_MISMATCH if a
+   * client of another DataClient class already uses this name on this port in this process.
+   */
+  constructor(options: ResolvedOptions, DataClient: DataClientClass, createRealClient: () => object, descriptors: ReadonlyMap<string, Descriptor>) {
     super();
+    const invokable = [...descriptors].filter(([, d]) => d.type === 'delegate' && (d.to === 'invoke' || d.to === 'invokeOneway')).map(([name]) => name);
+    this.#identity = { class: DataClient.name, methods: invokable.sort() };
+    this.#channelKey = `${options.singleMode ? 'single' : endpointKey(options.endpoint)}\0${options.name}`;
+    claimChannelIdentity(this.#channelKey, options.name, this.#identity, DataClient.prototype as object);
     this.#options = options;
     this.#createRealClient = createRealClient;
     this.#names = delegateNames(descriptors);
@@ -308,7 +342,7 @@ export class ClusterClient extends Base {
       }
       try {
         this.#electionStep = 'registering';
-        return await FollowerRole.connect(o, this, this.#names.publish, Math.max(1, deadline - Date.now()), this.#stopElecting.signal);
+        return await FollowerRole.connect(o, this, this.#names.publish, this.#identity, Math.max(1, deadline - Date.now()), this.#stopElecting.signal);
       } catch (err) {
         if (!isTransient(err)) throw err;
         lastError = err;
@@ -335,7 +369,7 @@ export class ClusterClient extends Base {
       realClient = new FailedDataClient(err);
     }
     const host = new DataClientHost(this.#options, realClient, this.#names);
-    const role = new LeaderRole(host, server, this, this);
+    const role = new LeaderRole(host, server, this, this, this.#identity.class);
     server.addChannel(this.#options.name, role);
     this.#electionStep = 'leading';
     try {
@@ -734,6 +768,7 @@ export class ClusterClient extends Base {
   async #close(): Promise<void> {
     this.#setState('closed');
     openClients.delete(this);
+    releaseChannelIdentity(this.#channelKey);
     // An election in progress stops: its connection attempt and retry pause end now.
     this.#stopElecting.abort();
     this.#failQueue(call => new ClientClosedError(this.#options.name, `${call.method} was waiting for a leader`));

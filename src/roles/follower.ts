@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { debuglog } from 'node:util';
 import {
-  AuthError, ChannelNotFoundError, ClientClosedError, ConnectTimeoutError, DecodeError, LeaderLostError, LeaderStartError, PortConflictError, ProtocolError,
+  AuthError, ChannelMismatchError, ChannelNotFoundError, ClientClosedError, ConnectTimeoutError, DecodeError, LeaderLostError, LeaderStartError, PortConflictError, ProtocolError,
   ResponseTimeoutError, reviveError, type SerializedError, type WriteBufferFullError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -15,6 +15,7 @@ import type { FollowerStats } from '../stats.js';
 import type { Traffic } from '../stats.js';
 import { Connection, type ConnectionHandler, type RequestErrors } from '../transport/connection.js';
 import { connectSocket, describeEndpoint } from '../transport/endpoint.js';
+import type { DataClientIdentity } from '../protocol/identity.js';
 import type { InvokeCallback } from '../delegates.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
 
@@ -73,7 +74,7 @@ export class FollowerRole implements Role, ConnectionHandler {
    * are so the caller can compete again; a leader's refusal is a coded error.
    */
   static async connect(
-    options: ResolvedOptions, sink: RoleSink, publishMethod: string | undefined, connectTimeout: number, signal: AbortSignal,
+    options: ResolvedOptions, sink: RoleSink, publishMethod: string | undefined, identity: DataClientIdentity, connectTimeout: number, signal: AbortSignal,
   ): Promise<FollowerRole> {
     const socket = await connectSocket(options.endpoint, connectTimeout, {
       signal,
@@ -86,7 +87,7 @@ export class FollowerRole implements Role, ConnectionHandler {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (signal.aborted) onAbort();
-      await role.#register(Date.now() + connectTimeout);
+      await role.#register(Date.now() + connectTimeout, identity);
     } catch (err) {
       role.conn.destroy();
       throw signal.aborted ? closed() : err;
@@ -173,7 +174,7 @@ export class FollowerRole implements Role, ConnectionHandler {
    * meanwhile answers it and this process follows at once. If it never answers, the
    * registration fails with ERR_CLUSTER_CONNECT_TIMEOUT, saying the peer was silent.
    */
-  #register(probeDeadline: number): Promise<void> {
+  #register(probeDeadline: number, identity: DataClientIdentity): Promise<void> {
     const { name, maxWaitTime, codecs, port, path, secret } = this.options;
     // The leader answers only once its DataClient is ready: wait up to maxWaitTime for that.
     // Its server holds a registration for an unknown channel for the `timeout` we send, so we
@@ -214,8 +215,9 @@ export class FollowerRole implements Role, ConnectionHandler {
         const id = nextRequestId();
         // `codecs` is our extension (a 3.x leader ignores it): the codecs we speak, best first. Sent
         // even when empty, so a cluster-share leader knows this follower understands leader_closing.
-        // `pid` (also ours) lets the leader show who its followers are.
-        const connObj = { type: 'register_channel', channelName: name, codecs: codecs.map(c => c.name), pid: process.pid, ...(auth ? { auth } : {}) };
+        // `pid` (also ours) lets the leader show who its followers are; `dataClient` (ours) lets it
+        // refuse a follower that expects another DataClient class (protocol/identity.ts).
+        const connObj = { type: 'register_channel', channelName: name, codecs: codecs.map(c => c.name), pid: process.pid, dataClient: identity, ...(auth ? { auth } : {}) };
         this.conn.request(id, encodePacket(id, false, wait, connObj), wait + REGISTER_ANSWER_MARGIN, `register_channel "${name}"`, onAnswer);
       };
 
@@ -259,7 +261,12 @@ export class FollowerRole implements Role, ConnectionHandler {
         if (error.code === 'ERR_CLUSTER_AUTH_FAILED' || error.code === AUTH_CHALLENGE) {
           return refuse(new AuthError(`the leader of "${name}" refused this follower: ${error.message ?? 'no reason'}`));
         }
-        if (error.code === 'ERR_CLUSTER_CHANNEL_NOT_FOUND') return settle(new ChannelNotFoundError(name, wait));
+        if (error.code === 'ERR_CLUSTER_CHANNEL_NOT_FOUND') {
+          return settle(new ChannelNotFoundError(name, wait, readPid(connObj.pid), Array.isArray(connObj.channels) ? connObj.channels.map(String) : undefined));
+        }
+        if (error.code === 'ERR_CLUSTER_CHANNEL_MISMATCH') {
+          return refuse(new ChannelMismatchError(name, String(connObj.leaderClass), identity.class, String(connObj.why), readPid(connObj.pid)));
+        }
         settle(new LeaderStartError(name, error));
       };
 

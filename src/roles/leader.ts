@@ -4,7 +4,8 @@
  */
 import type { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
-import { FollowerCallError, HeartbeatTimeoutError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
+import { ChannelMismatchError, FollowerCallError, HeartbeatTimeoutError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
+import { identityMismatch, readIdentity } from '../protocol/identity.js';
 import { chooseCodec, codecName } from '../protocol/codec.js';
 import {
   type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet, readPid, STATUS,
@@ -57,9 +58,13 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
   #drained: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(host: DataClientHost, server: PortServer, sink: RoleSink, events: EventEmitter) {
+  /** The DataClient class name this channel was created with (what followers are checked against). */
+  readonly #dataClientClass: string;
+
+  constructor(host: DataClientHost, server: PortServer, sink: RoleSink, events: EventEmitter, dataClientClass: string) {
     super(host, sink, events);
     this.server = server;
+    this.#dataClientClass = dataClientClass;
     const { isCheckHeartbeat, heartbeatInterval } = host.options;
     if (isCheckHeartbeat) {
       this.#heartbeatTimer = setInterval(() => this.#checkHeartbeats(), heartbeatInterval);
@@ -86,17 +91,38 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     this.#links.set(conn, link);
     debug('%s: follower #%d registered (codec %s)', options.name, conn.id, chosen?.name ?? 'default');
     // The answer itself is in the default codec: the follower switches after reading it.
-    const answer = (body: unknown): void => {
+    const answer = (body: unknown, extra?: object): void => {
       // `pid` is our extension, for cluster-share followers only (they sent `codecs`): a 3.x
       // follower gets exactly the bytes a 3.x leader sends.
       const connObj = !link.knowsClosing ? { type: 'register_channel_res' }
-        : chosen ? { type: 'register_channel_res', codec: chosen.name, pid: process.pid } : { type: 'register_channel_res', pid: process.pid };
+        : chosen ? { type: 'register_channel_res', codec: chosen.name, pid: process.pid, ...extra } : { type: 'register_channel_res', pid: process.pid, ...extra };
       conn.write(encodePacket(packet.id, true, packet.timeout, connObj, options.transcode.encode(body)));
     };
     this.host.ready().then(
-      () => answer({ success: true }),
+      () => {
+        const refused = this.#refuseIdentity(packet);
+        if (!refused) return answer({ success: true });
+        this.#links.delete(conn);
+        options.logger.warn(`[cluster-share] leader "${options.name}": refused follower #${conn.id}${link.pid === undefined ? '' : ` (pid ${link.pid})`}: ${refused.message}`);
+        answer({ success: false, error: serializeError(refused) }, { leaderClass: refused.leaderClass, why: refused.why });
+        conn.end();
+      },
       err => answer({ success: false, error: serializeError(err) }),
     );
+  }
+
+  /**
+   * A cluster-share follower says which DataClient class it expects (3.x followers say nothing
+   * and are not checked): another class, or a delegated method this DataClient lacks, is refused.
+   */
+  #refuseIdentity(packet: Packet): (ChannelMismatchError & { why: string }) | undefined {
+    const claimed = readIdentity(packet.connObj.dataClient);
+    if (!claimed) return undefined;
+    const real = this.host.realClient as Record<string, unknown>;
+    const leaderClass = this.#dataClientClass;
+    const why = identityMismatch(leaderClass, method => typeof real[method] === 'function', claimed);
+    if (why === undefined) return undefined;
+    return Object.assign(new ChannelMismatchError(this.host.options.name, leaderClass, claimed.class, why, process.pid), { why });
   }
 
   // ConnectionHandler for registered followers.

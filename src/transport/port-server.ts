@@ -232,8 +232,11 @@ export class PortServer implements ConnectionHandler {
         held.delete(registration);
         this.#heldConns.delete(conn);
         if (held.size === 0 && this.#held.get(name) === held) this.#held.delete(name);
-        const error = serializeError(new ChannelNotFoundError(name, wait));
-        conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'register_channel_res' }, this.#settings.transcode.encode({ success: false, error })));
+        const channels = [...this.#channels.keys()];
+        const error = serializeError(new ChannelNotFoundError(name, wait, process.pid, channels));
+        // Our pid and channels only for a cluster-share follower (it sent codecs): 3.x gets 3.x's bytes.
+        const connObj = Array.isArray(packet.connObj.codecs) ? { type: 'register_channel_res', pid: process.pid, channels } : { type: 'register_channel_res' };
+        conn.write(encodePacket(packet.id, true, packet.timeout, connObj, this.#settings.transcode.encode({ success: false, error })));
         conn.end();
       }, wait),
     };
