@@ -269,6 +269,23 @@ export class AuthError extends ClusterShareError {
 }
 
 /**
+ * A packet this process was about to send is larger than `maxFrameSize` (the peer would refuse
+ * it and drop the whole connection). Checked before anything is written: only that call (or that
+ * subscription value) fails, the connection and the other calls on it are untouched.
+ */
+export class FrameTooLargeError extends ClusterShareError {
+  /** The packet's size in bytes. */
+  readonly size: number;
+  /** The limit, `maxFrameSize`. */
+  readonly limit: number;
+  constructor(what: string, size: number, limit: number) {
+    super(`[cluster-share] ${what} is ${size} bytes on the wire, more than maxFrameSize ${limit}; not sent (raise maxFrameSize in every process to allow it)`, 'ERR_CLUSTER_FRAME_TOO_LARGE');
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/**
  * The leader dropped a follower that sent nothing for 3 heartbeat intervals. Emitted as an
  * `'error'` event on the leader's client. Its `name` and the start of its message are 3.x's
  * (`ClusterClientNoResponseError`, "client no response in ...").

@@ -9,7 +9,7 @@ import {
   InvalidArgumentError, InvalidDelegateError, InvalidOptionError, LeaderLostError, LeaderStartError,
   MethodNotFoundError, PortInUseError, ProtocolError, ResponseTimeoutError, reviveError, serializeError,
   SubscribeTimeoutError, WriteBufferFullError,
-  CallAbortedError, ChannelMismatchError, FollowerCallError,
+  CallAbortedError, ChannelMismatchError, FollowerCallError, FrameTooLargeError,
 } from '../src/errors.js';
 
 type ErrorClass = abstract new (...args: never[]) => ClusterShareError;
@@ -106,6 +106,11 @@ const TABLE: Row[] = [
     assert.equal(e.leaderPid, 42);
     assert.match(e.message, /channel "registry" is served by the leader \(pid 42\) with DataClient class Registry, but this client's class is Cache \(another class\)/);
     assert.match(new ChannelMismatchError('r', 'A', 'B', 'x').message, /served by this process/);
+  }),
+  row(FrameTooLargeError, 'ERR_CLUSTER_FRAME_TOO_LARGE', 'none', () => new FrameTooLargeError('the call echo()', 70_000_000, 67_108_864), e => {
+    assert.equal(e.size, 70_000_000);
+    assert.equal(e.limit, 67_108_864);
+    assert.match(e.message, /the call echo\(\) is 70000000 bytes on the wire, more than maxFrameSize 67108864; not sent/);
   }),
   row(MethodNotFoundError, 'ERR_CLUSTER_METHOD_NOT_FOUND', 'none', () => new MethodNotFoundError('nope'), e => {
     assert.match(e.message, /"nope"/);

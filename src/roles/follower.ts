@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { debuglog } from 'node:util';
 import {
-  AuthError, ChannelMismatchError, ChannelNotFoundError, ClientClosedError, ConnectTimeoutError, DecodeError, LeaderLostError, LeaderStartError, PortConflictError, ProtocolError,
+  AuthError, ChannelMismatchError, ChannelNotFoundError, ClientClosedError, FrameTooLargeError, ConnectTimeoutError, DecodeError, LeaderLostError, LeaderStartError, PortConflictError, ProtocolError,
   ResponseTimeoutError, reviveError, type SerializedError, type WriteBufferFullError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -295,7 +295,7 @@ export class FollowerRole implements Role, ConnectionHandler {
     const id = nextRequestId();
     let buf: Buffer;
     try {
-      buf = encodePacket(id, false, timeout, { type: 'invoke', method, argLength: args.length, oneway: false }, encodeInvokeArgs(args, this.#codec));
+      buf = this.#checkSize(encodePacket(id, false, timeout, { type: 'invoke', method, argLength: args.length, oneway: false }, encodeInvokeArgs(args, this.#codec)), method);
     } catch (err) {
       process.nextTick(callback, err);
       return 0;
@@ -321,7 +321,13 @@ export class FollowerRole implements Role, ConnectionHandler {
   }
 
   invokeOneway(method: string, args: unknown[]): void {
-    this.conn.write(encodePacket(nextRequestId(), false, this.options.responseTimeout, { type: 'invoke', method, argLength: args.length, oneway: true }, encodeInvokeArgs(args, this.#codec)));
+    this.conn.write(this.#checkSize(encodePacket(nextRequestId(), false, this.options.responseTimeout, { type: 'invoke', method, argLength: args.length, oneway: true }, encodeInvokeArgs(args, this.#codec)), method));
+  }
+
+  /** A packet the leader would refuse (and drop this connection for) is not sent: only this call fails. */
+  #checkSize(packet: Buffer, method: string): Buffer {
+    if (packet.length > this.options.maxFrameSize) throw new FrameTooLargeError(`the call ${method}()`, packet.length, this.options.maxFrameSize);
+    return packet;
   }
 
   subscribe(key: string, reg: unknown): void {

@@ -315,7 +315,11 @@ export class DataClientHost {
       this.options.logger.warn(`[cluster-share] "${this.options.name}": subscription value for ${key} cannot be encoded with a subscriber's codec; not delivered to it: ${(err as Error)?.message ?? err}`);
       return;
     }
-    subscriber.deliver(key, data);
+    try {
+      subscriber.deliver(key, data);
+    } catch (err) {
+      this.options.logger.warn(`[cluster-share] "${this.options.name}": ${(err as Error)?.message ?? err}; that subscriber did not get it`);
+    }
   }
 }
 

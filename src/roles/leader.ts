@@ -4,7 +4,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
-import { ChannelMismatchError, FollowerCallError, HeartbeatTimeoutError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
+import { ChannelMismatchError, FollowerCallError, FrameTooLargeError, HeartbeatTimeoutError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
 import { identityMismatch, readIdentity } from '../protocol/identity.js';
 import { chooseCodec, codecName } from '../protocol/codec.js';
 import {
@@ -32,7 +32,10 @@ class FollowerLink implements Subscriber {
   readonly pid: number | undefined;
   /** Its calls running now. */
   inFlight = 0;
-  constructor(conn: Connection, timeout: number, codec: Codec, knowsClosing: boolean, pid: number | undefined) {
+  /** The largest packet the follower accepts (this leader's own limit: every process shares it). */
+  readonly maxFrameSize: number;
+  constructor(conn: Connection, timeout: number, codec: Codec, knowsClosing: boolean, pid: number | undefined, maxFrameSize: number) {
+    this.maxFrameSize = maxFrameSize;
     this.conn = conn;
     this.timeout = timeout;
     this.codec = codec;
@@ -40,9 +43,14 @@ class FollowerLink implements Subscriber {
     this.pid = pid;
   }
 
-  /** Sends the already-encoded value: the head is new, the data bytes are shared by all followers. */
+  /**
+   * Sends the already-encoded value: the head is new, the data bytes are shared by all followers.
+   * A value the follower would refuse (maxFrameSize) is not sent; the caller is told.
+   */
   deliver(key: string, data: Buffer): void {
-    this.conn.write(encodePacketHead(nextRequestId(), false, this.timeout, { type: 'subscribe_result', key }, data.length), 0);
+    const head = encodePacketHead(nextRequestId(), false, this.timeout, { type: 'subscribe_result', key }, data.length);
+    if (head.length + data.length > this.maxFrameSize) throw new FrameTooLargeError(`the subscription value for ${key}`, head.length + data.length, this.maxFrameSize);
+    this.conn.write(head, 0);
     this.conn.write(data);
   }
 }
@@ -87,7 +95,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     const { options } = this.host;
     // A cluster-share follower offers codecs; a 3.x follower offers none and keeps serialize-json.
     const chosen = options.codecs.length > 0 ? chooseCodec(packet.connObj.codecs) : undefined;
-    const link = new FollowerLink(conn, options.responseTimeout, chosen ?? options.transcode, Array.isArray(packet.connObj.codecs), readPid(packet.connObj.pid));
+    const link = new FollowerLink(conn, options.responseTimeout, chosen ?? options.transcode, Array.isArray(packet.connObj.codecs), readPid(packet.connObj.pid), options.maxFrameSize);
     this.#links.set(conn, link);
     debug('%s: follower #%d registered (codec %s)', options.name, conn.id, chosen?.name ?? 'default');
     // The answer itself is in the default codec: the follower switches after reading it.
@@ -246,8 +254,19 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     });
   }
 
+  /**
+   * Answers one call. A result too large for the follower to accept (maxFrameSize) is answered
+   * with ERR_CLUSTER_FRAME_TOO_LARGE instead: only that call fails, the connection stays.
+   */
   #answer(conn: Connection, packet: Packet, success: boolean, data: Buffer): void {
-    conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'invoke_result', success }, data));
+    const { maxFrameSize } = this.host.options;
+    let answer = encodePacket(packet.id, true, packet.timeout, { type: 'invoke_result', success }, data);
+    if (answer.length > maxFrameSize) {
+      const err = new FrameTooLargeError(`the ${success ? 'result' : 'error'} of ${String(packet.connObj.method)}()`, answer.length, maxFrameSize);
+      this.host.options.logger.warn(`[cluster-share] leader "${this.host.options.name}": follower #${conn.id}: ${err.message}`);
+      answer = encodePacket(packet.id, true, packet.timeout, { type: 'invoke_result', success: false }, this.#links.get(conn)!.codec.encode(serializeError(err)));
+    }
+    conn.write(answer);
   }
 
   #settle(): void {
