@@ -140,3 +140,27 @@ describe('channel identity', () => {
     await close(leader);
   });
 });
+
+describe('channel identity and subclasses', () => {
+  test('a DataClient subclass serves clients of its base class, in one process and across processes; the reverse is refused', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    class Recording extends FixtureClient {}
+    const leader = cluster(Recording, { port, logger: quiet }).create({});
+    await leader.ready();
+    // Another process's client of the base class.
+    const member = spawn({ port, name: 'Recording' });
+    assert.equal(await member.ready(), false);
+    assert.equal(await member.invoke('echo', 'via the subclass'), 'via the subclass');
+    await member.kill();
+    // In this process: a base-class client on the subclass's channel is served; a subclass
+    // client on a base-class channel is not.
+    const base = cluster(FixtureClient, { port, name: 'Recording', logger: quiet }).create({});
+    await base.ready();
+    assert.equal(await base.echo('b'), 'b');
+    await close(base);
+    const plain = cluster(FixtureClient, { port, name: 'plain', logger: quiet }).create({});
+    assert.throws(() => cluster(Recording, { port, name: 'plain', logger: quiet }).create({}), (err: Mismatch) => err.code === 'ERR_CLUSTER_CHANNEL_MISMATCH');
+    await close(plain);
+    await close(leader);
+  });
+});

@@ -165,7 +165,9 @@ describe('codec negotiation', () => {
       const registered = new Promise<Packet>(resolve => server.once('connection', socket => void new RawPeer(socket).next().then(resolve)));
       const follower = make({ port, isLeader: false, maxWaitTime: 60_000, ...options });
       const register = await registered;
-      assert.deepEqual(register.connObj, { type: 'register_channel', channelName: 'FixtureClient', codecs: [], pid: process.pid }, `an empty offer (${Object.keys(options)[0]})`);
+      const { dataClient, ...rest } = register.connObj;
+      assert.deepEqual(rest, { type: 'register_channel', channelName: 'FixtureClient', codecs: [], pid: process.pid }, `an empty offer (${Object.keys(options)[0]})`);
+      assert.equal((dataClient as { class?: unknown }).class, 'FixtureClient', 'and the DataClient class it expects (channel identity)');
       // Closing before ready: the follower stops waiting for the silent fake leader.
       await close(follower);
       server.close();

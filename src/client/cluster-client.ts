@@ -25,7 +25,7 @@ import type {
   ClientStats, ClusterClientEvents, ElectionEndEvent, ElectionReason, ElectionStats,
 } from '../stats.js';
 import { describeEndpoint, endpointKey } from '../transport/endpoint.js';
-import { type DataClientIdentity, identityMismatch } from '../protocol/identity.js';
+import { classChain, type DataClientIdentity, identityMismatch } from '../protocol/identity.js';
 import type { DataClientClass } from '../cluster.js';
 import { addTraffic, noTraffic } from '../stats.js';
 import { DataClientHost, SUBSCRIPTION_KEY_PREFIX } from '../roles/host.js';
@@ -125,7 +125,7 @@ function claimChannelIdentity(key: string, name: string, identity: DataClientIde
     channelIdentities.set(key, { identity, prototype, clients: 1 });
     return;
   }
-  const why = identityMismatch(known.identity.class, m => typeof (known.prototype as Record<string, unknown>)[m] === 'function', identity);
+  const why = identityMismatch(classChain(known.prototype), m => typeof (known.prototype as Record<string, unknown>)[m] === 'function', identity);
   if (why !== undefined) throw new ChannelMismatchError(name, known.identity.class, identity.class, why);
   known.clients++;
 }

@@ -21,13 +21,24 @@ export function readIdentity(value: unknown): DataClientIdentity | undefined {
   return { class: cls, methods: methods as string[] };
 }
 
+/** The names of the classes `prototype` belongs to, its own first (a subclass serves its bases' clients). */
+export function classChain(prototype: object | null): string[] {
+  const names: string[] = [];
+  for (let proto = prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    const ctor = (proto as { constructor?: unknown }).constructor;
+    if (typeof ctor === 'function' && ctor.name) names.push(ctor.name);
+  }
+  return names;
+}
+
 /**
- * Why `client` may not be served by a DataClient of class `leaderClass` that has the methods
- * `leaderHas` says; undefined if it may. The classes must have the same name and the leader's
- * must have every method the client delegates.
+ * Why `client` may not be served by a DataClient whose classes are `leaderClasses` (its own
+ * first, then its bases) and that has the methods `leaderHas` says; undefined if it may. The
+ * client's class must be one of them, and the DataClient must have every method the client
+ * delegates.
  */
-export function identityMismatch(leaderClass: string, leaderHas: (method: string) => boolean, client: DataClientIdentity): string | undefined {
-  if (client.class !== leaderClass) return 'another class';
+export function identityMismatch(leaderClasses: readonly string[], leaderHas: (method: string) => boolean, client: DataClientIdentity): string | undefined {
+  if (!leaderClasses.includes(client.class)) return 'another class';
   const missing = client.methods.filter(m => !leaderHas(m));
   return missing.length === 0 ? undefined : `the leader's DataClient has no ${missing.map(m => `"${m}"`).join(', ')}`;
 }

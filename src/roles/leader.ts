@@ -5,7 +5,7 @@
 import type { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { ChannelMismatchError, FollowerCallError, FrameTooLargeError, HeartbeatTimeoutError, type ProtocolError, serializeError, type WriteBufferFullError } from '../errors.js';
-import { identityMismatch, readIdentity } from '../protocol/identity.js';
+import { classChain, identityMismatch, readIdentity } from '../protocol/identity.js';
 import { chooseCodec, codecName } from '../protocol/codec.js';
 import {
   type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet, readPid, STATUS,
@@ -128,7 +128,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     if (!claimed) return undefined;
     const real = this.host.realClient as Record<string, unknown>;
     const leaderClass = this.#dataClientClass;
-    const why = identityMismatch(leaderClass, method => typeof real[method] === 'function', claimed);
+    const why = identityMismatch([leaderClass, ...classChain(Object.getPrototypeOf(real) as object | null)], method => typeof real[method] === 'function', claimed);
     if (why === undefined) return undefined;
     return Object.assign(new ChannelMismatchError(this.host.options.name, leaderClass, claimed.class, why, process.pid), { why });
   }
