@@ -4,6 +4,7 @@
  * own calls.
  */
 import type { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import type { ResolvedOptions } from '../options.js';
 import type { DelegateNames } from '../delegates.js';
 import type { Codec } from '../protocol/packet.js';
@@ -12,6 +13,41 @@ import { noTraffic, type Traffic } from '../stats.js';
 import type { InvokeCallback } from '../delegates.js';
 import { DataClientHost, type Subscriber } from './host.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
+
+/**
+ * Longest a chain of local calls may keep the event loop to itself. A loop of calls that resolve
+ * without I/O (`for (const k of keys) await client.get(k)` on a DataClient answering from memory)
+ * would otherwise never let the loop reach its sockets: on a leader, no follower would be
+ * answered and none could register until the loop ended. After this long in one turn, the next
+ * local answer waits for the sockets (setImmediate), then the chain goes on.
+ */
+const TURN_BUDGET_MS = 10;
+/** The clock is read once per this many local answers in a turn (reading it is most of the cost). */
+const ANSWERS_PER_CLOCK_READ = 32;
+/** When the current turn of the event loop started answering local calls; -1 if it has not. */
+let turnStartedAt = -1;
+/** Local answers since the clock was last read. */
+let answersSinceRead = 0;
+
+function newTurn(): void {
+  turnStartedAt = -1;
+}
+
+/** Calls `callback(err, result)` now, or after the event loop has served its I/O if this turn is over budget. */
+function answerFairly(callback: InvokeCallback, err: unknown, result: unknown): void {
+  if (turnStartedAt >= 0 && ++answersSinceRead < ANSWERS_PER_CLOCK_READ) {
+    callback(err, result);
+    return;
+  }
+  answersSinceRead = 0;
+  const now = performance.now();
+  if (turnStartedAt < 0) {
+    turnStartedAt = now;
+    setImmediate(newTurn);
+  }
+  if (now - turnStartedAt < TURN_BUDGET_MS) callback(err, result);
+  else setImmediate(callback, err, result);
+}
 
 export class LocalRole implements Role, Subscriber {
   readonly host: DataClientHost;
@@ -49,7 +85,7 @@ export class LocalRole implements Role, Subscriber {
     this.#running.add(id);
     this.host.invoke(method, args, (err, result) => {
       this.#running.delete(id);
-      callback(err, result);
+      answerFairly(callback, err, result);
     });
     return id;
   }
