@@ -12,6 +12,7 @@ import os from 'node:os';
 import util from 'node:util';
 import v8 from 'node:v8';
 import { serializeJsonCodec, taggedCodec } from '../dist/esm/index.js';
+import { bytes, text } from './lib/values.mjs';
 
 const timeArg = process.argv.find(arg => arg.startsWith('--time='));
 const TARGET_MS = timeArg ? Number(timeArg.slice('--time='.length)) : 150;
@@ -31,25 +32,6 @@ const codecs = [
 
 // ---------------------------------------------------------------------------------------------
 // Values (deterministic, so sizes are the same on every run)
-
-/** A string of exactly `length` ASCII characters, not one repeated character. */
-function text(length) {
-  const words = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ';
-  return words.repeat(Math.ceil(length / words.length)).slice(0, length);
-}
-
-/** Deterministic pseudo-random bytes (xorshift32; a Buffer of zeros would not be typical). */
-function bytes(length) {
-  const buf = Buffer.alloc(length);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    buf[i] = x & 0xff;
-  }
-  return buf;
-}
 
 function kibObject() {
   const obj = { id: 1024, name: 'registry-client', host: '10.0.0.1', port: 8080, healthy: true, weight: 0.75 };

@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { bytes, text } from './lib/values.mjs';
 
 const arg = name => process.argv.find(a => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const TIME_MS = Number(arg('time') ?? 300);
@@ -18,23 +19,6 @@ if (!modulePath) throw new Error('build first: npm run build (or npx tsc -p tsco
 const ours = await import(pathToFileURL(modulePath).href);
 const require = createRequire(createRequire(import.meta.url).resolve('cluster-client/package.json'));
 const pkg = require('serialize-json');
-
-function text(length) {
-  const words = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ';
-  return words.repeat(Math.ceil(length / words.length)).slice(0, length);
-}
-
-function bytes(length) {
-  const buf = Buffer.alloc(length);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    buf[i] = x & 0xff;
-  }
-  return buf;
-}
 
 const small = () => ({ id: 1024, name: 'registry-client', host: '10.0.0.1', port: 8080, healthy: true, weight: 0.75, tags: ['a', 'b'] });
 const values = {

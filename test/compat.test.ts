@@ -12,19 +12,19 @@
  * 8. 3.x's message wordings that users' tests match.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import cluster, { APIClientBase, Base, close, closeAll, type ClusterOptions, type SerializedError, stats } from '../src/index.js';
+import cluster, { APIClientBase, Base, close, closeAll, type ClusterOptions, stats } from '../src/index.js';
 import { FixtureClient } from './fixtures/data-client.js';
 import { LabelledClient } from './fixtures/compat-clients.js';
 import type { CompatClientSpec, CompatCommand, CompatState } from './fixtures/compat-member.js';
 import { freeSocketPath } from './helpers/endpoint.js';
-import { freePort } from './helpers/group.js';
+import { freePort, IpcChild, RemoteError } from './helpers/group.js';
 import { within } from './helpers/within.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
@@ -34,82 +34,30 @@ const quiet = { info() {}, warn() {}, error() {} };
 
 const COMPAT_MEMBER = fileURLToPath(new URL('./fixtures/compat-member.js', import.meta.url));
 
-type Message = { event?: string; reply?: number; ok?: boolean; value?: unknown; error?: SerializedError; index?: number; [k: string]: unknown };
 type Body = CompatCommand extends infer C ? (C extends CompatCommand ? Omit<C, 'id'> : never) : never;
 
-/** An error as a member process reported it (name, message and code kept). */
-class Remote extends Error {
-  readonly code: string | undefined;
-  readonly remoteName: string;
-  constructor(error: SerializedError) {
-    super(error.message ?? '');
-    this.code = error.code === undefined ? undefined : String(error.code);
-    this.remoteName = error.name ?? 'Error';
-  }
-}
-
-let nextCommandId = 1;
-
-class Proc {
-  readonly child: ChildProcess;
-  readonly messages: Message[] = [];
-  readonly exited: Promise<unknown>;
-  #waiters: Array<{ match: (m: Message) => boolean; resolve: (m: Message) => void }> = [];
-
+class Proc extends IpcChild {
   constructor(clients: CompatClientSpec[]) {
-    this.child = fork(COMPAT_MEMBER, [JSON.stringify({ clients })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.exited = once(this.child, 'exit');
-    this.child.on('message', (message: Message) => {
-      this.messages.push(message);
-      this.#waiters = this.#waiters.filter(w => {
-        if (!w.match(message)) return true;
-        w.resolve(message);
-        return false;
-      });
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  /** The first message from index `from` on (received or future) that matches; rejects if the process exits first. */
-  waitFor(match: (m: Message) => boolean, from = 0): Promise<Message> {
-    const found = this.messages.slice(from).find(match);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ match, resolve });
-      this.exited.then(() => reject(new Error(`member ${this.pid} exited before the awaited message`)));
-    });
+    super(fork(COMPAT_MEMBER, [JSON.stringify({ clients })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   }
 
   async command(body: Body): Promise<unknown> {
-    const id = nextCommandId++;
-    this.child.send({ ...body, id });
-    const m = await this.waitFor(x => x.reply === id);
-    if (!m.ok) throw new Remote(m.error!);
-    return m.value;
+    return (await this.request(body)).value;
   }
 
   invoke(index: number, method: string, ...args: unknown[]): Promise<unknown> {
     return this.command({ cmd: 'invoke', index, method, args });
   }
 
-  /** Resolves with isClusterClientLeader once client `index` is ready; rejects (Remote) with its ready error. */
+  /** Resolves with isClusterClientLeader once client `index` is ready; rejects (RemoteError) with its ready error. */
   async ready(index: number): Promise<boolean> {
     const m = await this.waitFor(x => (x.event === 'ready' || x.event === 'ready-error') && x.index === index);
-    if (m.event === 'ready-error') throw new Remote(m.error!);
+    if (m.event === 'ready-error') throw new RemoteError(m.error!);
     return m.isLeader as boolean;
   }
 
   state(index: number): Promise<CompatState> {
     return this.command({ cmd: 'state', index }) as Promise<CompatState>;
-  }
-
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    await this.command({ cmd: 'close' });
-    await this.exited;
   }
 }
 
@@ -517,10 +465,10 @@ describe('4. the leader\'s client reports what goes wrong with its followers', (
     assert.deepEqual(await within(Promise.all([a.ready(0), b.ready(0)]), 15_000, () => 'followers ready'), [false, false]);
     assert.equal(await a.invoke(0, 'echo', 'fine'), 'fine');
 
-    await assert.rejects(a.invoke(0, 'fail', 'A promise'), (err: Remote) => err.code === 'E_FIXTURE' && err.message === 'A promise');
-    await assert.rejects(a.command({ cmd: 'invoke', index: 0, method: 'failCallback', args: ['A callback'], style: 'callback' }), (err: Remote) => err.code === 'E_FIXTURE_CB');
+    await assert.rejects(a.invoke(0, 'fail', 'A promise'), (err: RemoteError) => err.code === 'E_FIXTURE' && err.message === 'A promise');
+    await assert.rejects(a.command({ cmd: 'invoke', index: 0, method: 'failCallback', args: ['A callback'], style: 'callback' }), (err: RemoteError) => err.code === 'E_FIXTURE_CB');
     await a.command({ cmd: 'invoke', index: 0, method: 'fail', args: ['A oneway'], style: 'oneway' });
-    await assert.rejects(b.invoke(0, 'fail', 'B promise'), (err: Remote) => err.code === 'E_FIXTURE');
+    await assert.rejects(b.invoke(0, 'fail', 'B promise'), (err: RemoteError) => err.code === 'E_FIXTURE');
     const expected = new Map([
       ['A promise', { method: 'fail', followerPid: a.pid }],
       ['A callback', { method: 'failCallback', followerPid: a.pid }],
@@ -820,12 +768,12 @@ describe('7. a DataClient that fails to start', () => {
 
   /** The follower's ready() rejects soon with the DataClient's message; then its calls fail at once with it. */
   async function followerFailsFast(p: Proc, started: number, message: string): Promise<number> {
-    const err = await within(p.ready(0).then(() => undefined, (e: Remote) => e), 5_000, () => 'the waiting follower\'s ready() settles (not after maxWaitTime)');
+    const err = await within(p.ready(0).then(() => undefined, (e: RemoteError) => e), 5_000, () => 'the waiting follower\'s ready() settles (not after maxWaitTime)');
     const ms = performance.now() - started;
     assert.ok(err, 'ready() rejected');
     assert.equal(err.code, 'ERR_CLUSTER_LEADER_START_FAILED');
     assert.equal(err.message, message, 'the DataClient\'s own message, word for word');
-    const callErr = await within(p.invoke(0, 'pid').then(() => undefined, (e: Remote) => e), 2_000, () => 'a follower call fails at once (responseTimeout is 20 s)');
+    const callErr = await within(p.invoke(0, 'pid').then(() => undefined, (e: RemoteError) => e), 2_000, () => 'a follower call fails at once (responseTimeout is 20 s)');
     assert.equal(callErr?.code, 'ERR_CLUSTER_LEADER_START_FAILED');
     assert.equal(callErr?.message, message);
     return ms;

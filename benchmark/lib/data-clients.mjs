@@ -106,9 +106,3 @@ export class ConfigClient extends EventEmitter {
     this.#socket.end();
   }
 }
-
-/** A string of exactly `length` ASCII characters (not one repeated character), as in codec.mjs. */
-export function text(length) {
-  const words = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ';
-  return words.repeat(Math.ceil(length / words.length)).slice(0, length);
-}

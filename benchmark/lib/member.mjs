@@ -14,7 +14,8 @@
 // (CLOCK_MONOTONIC: the same clock for every process of the host).
 import { createRequire } from 'node:module';
 import net from 'node:net';
-import { BenchClient, ConfigClient, text } from './data-clients.mjs';
+import { BenchClient, ConfigClient } from './data-clients.mjs';
+import { text } from './values.mjs';
 import { Histogram } from './histogram.mjs';
 
 const nowUs = () => Number(process.hrtime.bigint()) / 1000;

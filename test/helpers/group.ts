@@ -46,7 +46,8 @@ export async function freePort(): Promise<number> {
 /** A command without its id (the id is added when it is sent). */
 export type CommandBody = Command extends infer C ? (C extends Command ? Omit<C, 'id'> : never) : never;
 
-type Message = { event?: string; reply?: number; ok?: boolean; value?: unknown; error?: WireError; [k: string]: unknown };
+/** A message from a child process: an event, or the reply to a command. */
+export type IpcMessage = { event?: string; reply?: number; ok?: boolean; value?: unknown; error?: WireError; rawCode?: unknown; [k: string]: unknown };
 
 /** A failed remote call, carrying the remote error's name, message and code. */
 export class RemoteError extends Error {
@@ -66,32 +67,21 @@ export class RemoteError extends Error {
 
 let nextCommandId = 1;
 
-export class Member {
+/**
+ * A forked child process that talks over IPC: every message it sent is kept in order and can be
+ * awaited, and a command `{ ...body, id }` is answered `{ reply: id, ok, value | error }`. Member
+ * (test/fixtures/member.ts) is one, and so is test/compat.test.ts's Proc (test/fixtures/compat-member.ts).
+ */
+export class IpcChild {
   readonly child: ChildProcess;
-  /** Whose client the member runs: cluster-share or cluster-client 3.x. */
-  readonly impl: Impl;
-  readonly messages: Message[] = [];
+  readonly messages: IpcMessage[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #waiters: Array<{ match: (m: Message) => boolean; resolve: (m: Message) => void }> = [];
-  /** What the member wrote to stderr so far (with `captureStderr`). */
-  stderr = '';
-  /** Resolves once the process exited and its stdio streams are closed (all of stderr is in). */
-  readonly closed: Promise<void>;
+  #waiters: Array<{ match: (m: IpcMessage) => boolean; resolve: (m: IpcMessage) => void }> = [];
 
-  /** `execArgv`: node flags for the member process (default: this process's). */
-  constructor(config: MemberConfig, execArgv?: string[], io: MemberIo = {}) {
-    this.impl = config.impl ?? 'cluster-share';
-    this.child = fork(MEMBER, [JSON.stringify(config)], {
-      stdio: ['ignore', 'inherit', io.captureStderr ? 'pipe' : 'inherit', 'ipc'],
-      ...(execArgv ? { execArgv } : {}),
-      ...(io.env ? { env: io.env } : {}),
-    });
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-    });
+  constructor(child: ChildProcess) {
+    this.child = child;
     this.exited = once(this.child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-    this.closed = once(this.child, 'close').then(() => undefined);
-    this.child.on('message', (message: Message) => {
+    this.child.on('message', (message: IpcMessage) => {
       this.messages.push(message);
       this.#waiters = this.#waiters.filter(w => {
         if (!w.match(message)) return true;
@@ -105,14 +95,56 @@ export class Member {
     return this.child.pid!;
   }
 
-  /** The first message (already received or future) matching `match`. Rejects if the process exits first. */
-  waitFor(match: (m: Message) => boolean, from = 0): Promise<Message> {
+  /** The first message from index `from` on (already received or future) matching `match`. Rejects if the process exits first. */
+  waitFor(match: (m: IpcMessage) => boolean, from = 0): Promise<IpcMessage> {
     const found = this.messages.slice(from).find(match);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
       this.#waiters.push({ match, resolve });
       this.exited.then(({ code, signal }) => reject(new Error(`member ${this.pid} exited (code ${code}, signal ${signal}) before the awaited message`)));
     });
+  }
+
+  /**
+   * Sends `body` with a new command id and resolves with the reply message; rejects with a
+   * RemoteError (its `rawCode` from the reply's tagged `rawCode`, if any) when the reply is not ok.
+   */
+  async request(body: object): Promise<IpcMessage> {
+    const id = nextCommandId++;
+    this.child.send({ ...body, id });
+    const m = await this.waitFor(x => x.reply === id);
+    if (!m.ok) throw new RemoteError(m.error!, fromIpc(m.rawCode));
+    return m;
+  }
+
+  /** Sends `close` (the process closes its clients, answers and exits on its own) and waits for the exit. */
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    await this.request({ cmd: 'close' });
+    await this.exited;
+  }
+}
+
+export class Member extends IpcChild {
+  /** Whose client the member runs: cluster-share or cluster-client 3.x. */
+  readonly impl: Impl;
+  /** What the member wrote to stderr so far (with `captureStderr`). */
+  stderr = '';
+  /** Resolves once the process exited and its stdio streams are closed (all of stderr is in). */
+  readonly closed: Promise<void>;
+
+  /** `execArgv`: node flags for the member process (default: this process's). */
+  constructor(config: MemberConfig, execArgv?: string[], io: MemberIo = {}) {
+    super(fork(MEMBER, [JSON.stringify(config)], {
+      stdio: ['ignore', 'inherit', io.captureStderr ? 'pipe' : 'inherit', 'ipc'],
+      ...(execArgv ? { execArgv } : {}),
+      ...(io.env ? { env: io.env } : {}),
+    }));
+    this.impl = config.impl ?? 'cluster-share';
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
+    this.closed = once(this.child, 'close').then(() => undefined);
   }
 
   /** Resolves with `isLeader` once the client is ready; rejects with the ready error. */
@@ -128,12 +160,8 @@ export class Member {
    * Date, undefined and Error survive IPC).
    */
   async command(cmd: CommandBody): Promise<unknown> {
-    const id = nextCommandId++;
     const body = 'args' in cmd ? { ...cmd, args: cmd.args.map(toIpc) } : 'reg' in cmd ? { ...cmd, reg: toIpc(cmd.reg) } : cmd;
-    this.child.send({ ...body, id });
-    const m = await this.waitFor(x => x.reply === id);
-    if (!m.ok) throw new RemoteError(m.error!, fromIpc(m.rawCode));
-    return fromIpc(m.value);
+    return fromIpc((await this.request(body)).value);
   }
 
   invoke(method: string, ...args: unknown[]): Promise<unknown> {
@@ -246,13 +274,6 @@ export class Member {
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<unknown> {
     this.child.kill(signal);
     return this.exited;
-  }
-
-  /** Graceful close of the client, then the process exits on its own. */
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    await this.command({ cmd: 'close' });
-    await this.exited;
   }
 }
 

@@ -6,6 +6,7 @@
 // shared/ that required a package would resolve it from the repository root's node_modules, where
 // the real cluster-client 3.x is a devDependency, and silently test the wrong thing.)
 const net = require('node:net');
+const { readLines } = require('./lines.cjs');
 
 let constructed = 0;
 
@@ -37,17 +38,7 @@ exports.defineDataClient = function defineDataClient(Base, className = 'EcoDataC
       const [host, port] = options.upstream.split(':');
       const socket = net.connect({ host, port: Number(port) });
       this._socket = socket;
-      socket.setEncoding('utf8');
-      let buffered = '';
-      socket.on('data', chunk => {
-        buffered += chunk;
-        let nl;
-        while ((nl = buffered.indexOf('\n')) !== -1) {
-          const line = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
-          if (line) this._onLine(line);
-        }
-      });
+      readLines(socket, line => this._onLine(line));
       socket.on('close', () => {
         for (const { reject } of this._pending.values()) reject(new Error('upstream connection closed'));
         this._pending.clear();

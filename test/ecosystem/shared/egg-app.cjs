@@ -15,24 +15,10 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { defineDataClient } = require('./data-client.cjs');
+const { ownerPackage } = require('./owner-package.cjs');
 
 const CONFIG_KEY = 'eco-config';
 const PUB_KEY = 'eco-pub';
-
-/** The "name" of the package.json that owns `file` (the nearest one that has a name). */
-function packageNameOf(file) {
-  let dir = path.dirname(file);
-  for (;;) {
-    const candidate = path.join(dir, 'package.json');
-    if (fs.existsSync(candidate)) {
-      const pkg = JSON.parse(fs.readFileSync(candidate, 'utf8'));
-      if (pkg.name) return { name: pkg.name, version: pkg.version, dir };
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return { name: null, dir: null };
-    dir = parent;
-  }
-}
 
 /**
  * Which package `cluster-client` is, seen from egg's own directory and from the application's
@@ -40,17 +26,17 @@ function packageNameOf(file) {
  */
 function resolution(app, esmResolved) {
   // (not 'egg/package.json': egg 4's exports do not list it)
-  const eggDir = packageNameOf(require.resolve('egg', { paths: [app.baseDir] })).dir;
+  const eggDir = ownerPackage(require.resolve('egg', { paths: [app.baseDir] })).dir;
   const fromEgg = require.resolve('cluster-client', { paths: [eggDir] });
   const fromApp = require.resolve('cluster-client', { paths: [app.baseDir] });
   const loaded = Object.keys(require.cache)
     .filter(file => /[\\/]node_modules[\\/]cluster-(client|share)[\\/]/.test(file))
-    .map(file => packageNameOf(file).name);
+    .map(file => ownerPackage(file).name);
   return {
     eggDir,
-    fromEgg: { file: fromEgg, ...packageNameOf(fromEgg) },
-    fromApp: { file: fromApp, ...packageNameOf(fromApp) },
-    fromAppEsm: esmResolved ? { file: esmResolved, ...packageNameOf(require('node:url').fileURLToPath(esmResolved)) } : undefined,
+    fromEgg: { file: fromEgg, ...ownerPackage(fromEgg) },
+    fromApp: { file: fromApp, ...ownerPackage(fromApp) },
+    fromAppEsm: esmResolved ? { file: esmResolved, ...ownerPackage(require('node:url').fileURLToPath(esmResolved)) } : undefined,
     loadedPackages: [...new Set(loaded)],
   };
 }

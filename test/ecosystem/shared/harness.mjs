@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
+import { ownerPackage } from './owner-package.cjs';
 
 /**
  * Steps that share one running system (started by the first, used by the next): returns a
@@ -252,17 +253,5 @@ export function clusterClientResolution(projectDir) {
   return { dependents, copies };
 }
 
-/** The nearest package.json with a "name" above `file`: { name, version, dir }. */
-export function ownerPackage(file) {
-  let dir = path.dirname(file);
-  for (;;) {
-    const candidate = path.join(dir, 'package.json');
-    if (fs.existsSync(candidate)) {
-      const pkg = JSON.parse(fs.readFileSync(candidate, 'utf8'));
-      if (pkg.name) return { name: pkg.name, version: pkg.version, dir };
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return { name: null, version: null, dir: null };
-    dir = parent;
-  }
-}
+/** The nearest package.json with a "name" above `file` (shared/owner-package.cjs, which the egg processes use too). */
+export { ownerPackage };

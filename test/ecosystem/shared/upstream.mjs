@@ -14,6 +14,7 @@
 // Only node: built-ins, so every sub-project can import it whatever it installed.
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
+import { readLines } from './lines.cjs';
 
 export class Upstream extends EventEmitter {
   #server = net.createServer(socket => this.#accept(socket));
@@ -38,17 +39,7 @@ export class Upstream extends EventEmitter {
     const conn = { id: this.#nextId++, open: true, hello: null, subs: new Set(), pubs: [], requests: 0 };
     this.connections.push(conn);
     this.#sockets.set(conn.id, socket);
-    socket.setEncoding('utf8');
-    let buffered = '';
-    socket.on('data', chunk => {
-      buffered += chunk;
-      let nl;
-      while ((nl = buffered.indexOf('\n')) !== -1) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (line) this.#handle(conn, socket, line);
-      }
-    });
+    readLines(socket, line => this.#handle(conn, socket, line));
     socket.on('error', () => {}); // a SIGKILLed leader resets its connection: expected
     socket.on('close', () => {
       conn.open = false;
