@@ -85,6 +85,9 @@ function isFinalStartError(err: unknown): boolean {
     || err instanceof ChannelMismatchError;
 }
 
+/** How long a leader whose DataClient failed keeps the port, answering the failure to followers. */
+const FAILED_LEADER_HOLD = 1_000;
+
 /** Pause before retrying a failed start: 1 s, doubling each time, at most 30 s. */
 const START_RETRY_MIN = 1_000;
 const START_RETRY_MAX = 30_000;
@@ -271,11 +274,15 @@ export class ClusterClient extends Base {
         const pause = Math.min(START_RETRY_MAX, START_RETRY_MIN * 2 ** attempt);
         const what = this.#failedRole ? 'its DataClient failed to start' : err instanceof LeaderStartError ? 'the leader\'s DataClient failed to start' : 'the start failed';
         this.#options.logger.warn(`[cluster-share] "${this.#options.name}" (pid ${process.pid}): ${what} (${(err as Error)?.message ?? err}); trying again in ${pause}ms`);
-        // Unref'd: a client whose start keeps failing does not keep its process alive by itself.
-        await retryAfter(pause, this.#stopElecting.signal, true);
-        // A failed leader answered the failure to its followers until now; it gives up the port.
+        // A failed leader answers the failure to the followers that register for a moment (they
+        // fail at once instead of waiting), then gives up the port so another process may lead;
+        // the rest of the pause is spent without it. Unref'd: a client whose start keeps failing
+        // does not keep its process alive by itself.
+        const hold = this.#failedRole ? Math.min(pause, FAILED_LEADER_HOLD) : 0;
+        await retryAfter(hold, this.#stopElecting.signal, true);
         await this.#failedRole?.close().catch(() => undefined);
         this.#failedRole = undefined;
+        if (pause > hold) await retryAfter(pause - hold, this.#stopElecting.signal, true);
         continue;
       }
       if (this.#isClosed()) {
