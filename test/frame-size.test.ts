@@ -32,16 +32,22 @@ class Sizes extends EventEmitter {
 
 type Coded = Error & { code?: string; size?: number; limit?: number };
 
+/** A leader and a follower (same process, over loopback) with maxFrameSize 4096; the warnings logged. */
+async function pair() {
+  const port = await freePort();
+  const warnings: string[] = [];
+  const logger = { info() {}, warn: (m: string) => warnings.push(m), error() {} };
+  const options = { port, maxFrameSize: 4096, logger };
+  const leader = cluster(Sizes, options).create();
+  await leader.ready();
+  const follower = cluster(Sizes, options).create();
+  await follower.ready();
+  return { leader, follower, warnings };
+}
+
 describe('values larger than maxFrameSize', () => {
   test('an argument or a result too large fails only its own call; the other call in flight and later calls are answered on the same connection', { timeout: 30_000 }, async () => {
-    const port = await freePort();
-    const warnings: string[] = [];
-    const logger = { info() {}, warn: (m: string) => warnings.push(m), error() {} };
-    const options = { port, maxFrameSize: 4096, logger };
-    const leader = cluster(Sizes, options).create();
-    await leader.ready();
-    const follower = cluster(Sizes, options).create();
-    await follower.ready();
+    const { leader, follower, warnings } = await pair();
     assert.equal(follower.isClusterClientLeader, false);
     const before = follower.stats();
 
@@ -69,14 +75,7 @@ describe('values larger than maxFrameSize', () => {
   });
 
   test('a subscription value too large is not sent to a follower (a warning says so); the next values are', { timeout: 30_000 }, async () => {
-    const port = await freePort();
-    const warnings: string[] = [];
-    const logger = { info() {}, warn: (m: string) => warnings.push(m), error() {} };
-    const options = { port, maxFrameSize: 4096, logger };
-    const leader = cluster(Sizes, options).create();
-    await leader.ready();
-    const follower = cluster(Sizes, options).create();
-    await follower.ready();
+    const { leader, follower, warnings } = await pair();
     const seen: unknown[] = [];
     let gotSmall!: () => void;
     const small = new Promise<void>(resolve => (gotSmall = resolve));
