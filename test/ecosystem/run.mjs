@@ -4,7 +4,7 @@
 //
 //   node test/ecosystem/run.mjs [project...] [--no-build] [--no-install]
 //
-// For each sub-project (api-client, egg3, egg4 by default): `npm ci` from its committed
+// For each sub-project (api-client, egg3, egg4, types by default): `npm ci` from its committed
 // package-lock.json (which packs THIS checkout as node_modules/cluster-client: install-links),
 // then its node:test files (test/*.test.mjs) with `node --test`.
 //   --no-build    do not run `npm run build` in the repository first (CI: `npm test` just built)
@@ -31,6 +31,8 @@ const PROJECTS = {
   // that reason; --test-force-exit is node:test's equivalent. It only matters for mm.app().
   egg3: { forceExit: true },
   egg4: { forceExit: true },
+  // The packed package's .d.ts files in a strict TypeScript consumer (today's toolchain).
+  types: { forceExit: false },
 };
 const FILE_TIMEOUT_MS = 300_000; // one test (a step of a suite)
 const PROJECT_WATCHDOG_MS = 600_000; // a whole `node --test` run, hung or not
@@ -116,7 +118,9 @@ for (const name of projects) {
     // The lock records cluster-share's own dependencies as they were when it was written; npm ci
     // installs those, so a dependency added since would be missing at run time. Say so plainly.
     const lock = JSON.parse(fs.readFileSync(path.join(dir, 'package-lock.json'), 'utf8'));
-    const locked = lock.packages?.['node_modules/cluster-client']?.dependencies ?? {};
+    // Installed as cluster-client (the consumers of 3.x) or under its own name (the types consumer).
+    const entry = lock.packages?.['node_modules/cluster-client'] ?? lock.packages?.['node_modules/cluster-share'];
+    const locked = entry?.dependencies ?? {};
     const wanted = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).dependencies ?? {};
     if (JSON.stringify(sortKeys(locked)) !== JSON.stringify(sortKeys(wanted))) {
       result.note = `package-lock.json records cluster-share's dependencies as ${JSON.stringify(locked)}, package.json has ${JSON.stringify(wanted)}: run \`node test/ecosystem/run.mjs --update-locks\` and commit the locks`;
