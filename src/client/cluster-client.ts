@@ -214,16 +214,15 @@ export class ClusterClient extends Base {
    */
   constructor(options: ResolvedOptions, DataClient: DataClientClass, createRealClient: () => object, descriptors: ReadonlyMap<string, Descriptor>) {
     super();
-    const invokable = [...descriptors].filter(([, d]) => d.type === 'delegate' && (d.to === 'invoke' || d.to === 'invokeOneway')).map(([name]) => name);
-    this.#identity = { class: DataClient.name, methods: invokable.sort() };
+    for (const [name, d] of descriptors) {
+      if (d.type === 'delegate' && (d.to === 'invoke' || d.to === 'invokeOneway')) this.#invokeDelegates.set(name, d.to);
+    }
+    this.#identity = { class: DataClient.name, methods: [...this.#invokeDelegates.keys()].sort() };
     this.#channelKey = `${options.singleMode ? 'single' : endpointKey(options.endpoint)}\0${options.name}`;
     claimChannelIdentity(this.#channelKey, options.name, this.#identity, DataClient.prototype as object);
     this.#options = options;
     this.#createRealClient = createRealClient;
     this.#names = delegateNames(descriptors);
-    for (const [name, d] of descriptors) {
-      if (d.type === 'delegate' && (d.to === 'invoke' || d.to === 'invokeOneway')) this.#invokeDelegates.set(name, d.to);
-    }
     this.setMaxListeners(options.maxListeners);
     openClients.add(this);
     this.#starting = this.#start().catch(err => this.#failStart(err));
@@ -255,10 +254,11 @@ export class ClusterClient extends Base {
   }
 
   /**
-   * Leads, follows or goes local; then ready. A start that fails because a DataClient failed
-   * (this process's, or the leader's) is retried with a growing pause, so the group recovers
-   * once the cause is gone: the first failure fails ready(), and until a retry succeeds every
-   * call fails at once with that error. Any other failure ends the start.
+   * Leads, follows or goes local; then ready. A failed start (a DataClient that failed, in this
+   * process or the leader's, no leader in time, a silent or foreign holder of the port) is
+   * retried with a growing pause, so the group recovers once the cause is gone: the first
+   * failure fails ready(), and until a retry succeeds every call fails at once with that error.
+   * Only a close or a configuration error (isFinalStartError) ends the start.
    */
   async #start(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
