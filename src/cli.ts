@@ -8,7 +8,7 @@
  * since when, its channels, their followers and the calls in flight, and exits. Exit codes:
  * 0 printed, 1 no status (nothing listens, no answer, refused), 2 bad usage.
  */
-import { readFileSync } from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORT } from './options.js';
@@ -17,6 +17,7 @@ import { encodePacket, nextRequestId, STATUS } from './protocol/packet.js';
 import type { ChannelStatus, LeaderStatus } from './stats.js';
 import { Connection, type ConnectionHandler } from './transport/connection.js';
 import { connectSocket, describeEndpoint, type Endpoint } from './transport/endpoint.js';
+import { rendezvousOf } from './transport/rendezvous.js';
 
 const USAGE = `Usage: cluster-share status [options]
 
@@ -200,7 +201,7 @@ function channelTable(channel: ChannelStatus, now: number): string {
 function formatStatus(status: LeaderStatus, now = Date.now()): string {
   const { leader, channels } = status;
   const lines = [
-    `leader on ${leader.endpoint}`,
+    leader.interimFor === undefined ? `leader on ${leader.endpoint}` : `interim leader on ${leader.endpoint} (while the holder of ${leader.interimFor} hangs)`,
     table([['  pid', String(leader.pid)], ['  leading for', formatDuration(leader.uptimeMs)], ['  node', leader.node]]),
     '',
   ];
@@ -227,8 +228,24 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${version()}\n`);
       return 0;
     }
-    const status = await fetchStatus(command);
-    process.stdout.write(command.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
+    // An interim leader (README "A hung leader") serves on the rendezvous while the holder of
+    // the endpoint hangs: ask both; the endpoint's answer wins when there is one.
+    const rendezvous = rendezvousOf(command.endpoint, false);
+    const interimAt = 'endpoint' in rendezvous && fs.existsSync(rendezvous.endpoint.path) ? rendezvous.endpoint : undefined;
+    const [main, interim] = await Promise.allSettled([
+      fetchStatus(command),
+      interimAt ? fetchStatus({ ...command, endpoint: interimAt }) : Promise.reject(new CliError('no interim leader', 1)),
+    ]);
+    if (main.status === 'rejected' && interim.status === 'rejected') throw main.reason;
+    const status = main.status === 'fulfilled' ? main.value : (interim as PromiseFulfilledResult<LeaderStatus>).value;
+    if (command.json) {
+      process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      return 0;
+    }
+    const parts = [formatStatus(status)];
+    if (main.status === 'rejected') parts.unshift(`the holder of ${describeEndpoint(command.endpoint)} does not answer (${(main.reason as Error).message}); an interim leader serves meanwhile:\n`);
+    else if (interim.status === 'fulfilled') parts.push('', formatStatus(interim.value));
+    process.stdout.write(`${parts.join('\n')}\n`);
     return 0;
   } catch (err) {
     if (!(err instanceof CliError)) throw err;

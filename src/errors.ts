@@ -269,6 +269,39 @@ export class AuthError extends ClusterShareError {
 }
 
 /**
+ * The leader answered nothing, not even a heartbeat, for `leaderTimeout` ms (a stopped, paused or
+ * blocked process). A cluster-share follower then leaves it for an interim leader (README "A hung
+ * leader"); its calls in flight fail with ERR_CLUSTER_LEADER_LOST whose `cause` is this error:
+ * they may still run when the hung leader wakes, so they are never sent again.
+ */
+export class LeaderUnresponsiveError extends ClusterShareError {
+  /** How long the leader had answered nothing, in ms. */
+  readonly silentMs: number;
+  /** The silent leader's pid, if known. */
+  readonly leaderPid: number | undefined;
+  constructor(name: string, silentMs: number, leaderPid: number | undefined, what = 'leaving it for an interim leader') {
+    super(`[cluster-share] "${name}": the leader${leaderPid === undefined ? '' : ` (pid ${leaderPid})`} answered nothing for ${silentMs}ms (leaderTimeout); ${what}`, 'ERR_CLUSTER_LEADER_UNRESPONSIVE');
+    this.silentMs = silentMs;
+    this.leaderPid = leaderPid;
+  }
+}
+
+/**
+ * The leader refused a connection because another local user owns it (Linux: the leader reads
+ * the owner of every loopback connection in /proc/net/tcp). Only the leader's own user and root
+ * may use its DataClient unless `allowedUsers` (or NODE_CLUSTER_CLIENT_ALLOWED_USERS) widens
+ * the rule. A follower gets it from `ready()`; it is not retried.
+ */
+export class UserRefusedError extends ClusterShareError {
+  /** The uid that was refused (undefined when the connection's owner could not be found). */
+  readonly uid: number | undefined;
+  constructor(message: string, uid: number | undefined) {
+    super(`[cluster-share] ${message}`, 'ERR_CLUSTER_USER_REFUSED');
+    this.uid = uid;
+  }
+}
+
+/**
  * A packet this process was about to send is larger than `maxFrameSize` (the peer would refuse
  * it and drop the whole connection). Checked before anything is written: only that call (or that
  * subscription value) fails, the connection and the other calls on it are untouched.

@@ -34,10 +34,11 @@ export {
   FollowerStats, LeaderStatus, Traffic,
 } from './stats.js';
 export {
-  DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_LISTENERS, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT,
+  DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEADER_TIMEOUT, DEFAULT_MAX_LISTENERS, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT,
   DEFAULT_RESPONSE_TIMEOUT,
 } from './options.js';
 export { ClusterOptions, Logger, ResolvedOptions, Transcode } from './options.js';
+export { AllowedUids } from './transport/peer-user.js';
 export { Codec } from './protocol/packet.js';
 export { serializeJsonCodec, taggedCodec } from './protocol/codec.js';
 export { NamedCodec } from './protocol/codec.js';

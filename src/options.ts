@@ -9,6 +9,7 @@ import { NEGOTIABLE_CODECS, type NamedCodec, serializeJsonCodec } from './protoc
 import type { Codec } from './protocol/packet.js';
 import { DEFAULT_MAX_FRAME_SIZE } from './protocol/frame-decoder.js';
 import type { Endpoint } from './transport/endpoint.js';
+import { type AllowedUids, resolveAllowedUsers } from './transport/peer-user.js';
 
 /** Port every process competes for when none is given (`NODE_CLUSTER_CLIENT_PORT`). */
 export const DEFAULT_PORT = 7777;
@@ -26,6 +27,8 @@ export { DEFAULT_MAX_FRAME_SIZE };
 export const DEFAULT_MAX_WRITE_BUFFER = 64 * 1024 * 1024;
 /** How long a packet may stay half-received (a stuck or slow sender) before its connection is closed. */
 export const DEFAULT_FRAME_TIMEOUT = 10_000;
+/** Default `leaderTimeout`: a leader silent for 3 s is treated as hung. */
+export const DEFAULT_LEADER_TIMEOUT = 3_000;
 /** `maxListeners` of the client emitters. */
 export const DEFAULT_MAX_LISTENERS = 20;
 /** Default `startWarningAfter`: a DataClient not ready after 10 s is warned about. */
@@ -120,6 +123,22 @@ export interface ClusterOptions {
    * processes cannot join while it is set. @default `NODE_CLUSTER_CLIENT_SECRET` or undefined (off)
    */
   secret?: string;
+  /**
+   * Other local users allowed to use the leader's DataClient, as uids or user names (from
+   * /etc/passwd), or `["*"]` for every user (what cluster-client 3.x does). On Linux the leader
+   * finds who owns each loopback connection (/proc/net/tcp) and refuses other users with
+   * ERR_CLUSTER_USER_REFUSED; its own user and root are always allowed. Elsewhere there is no
+   * such check: see README "Security". @default `NODE_CLUSTER_CLIENT_ALLOWED_USERS` (comma-separated) or `[]` (only the leader's own user)
+   */
+  allowedUsers?: ReadonlyArray<string | number>;
+  /**
+   * A leader that answers nothing, not even a heartbeat, for this many ms is treated as hung:
+   * its cluster-share followers elect an interim leader among themselves (on a per-user unix
+   * socket next to the port) and are served again while it hangs; when it wakes it steps down
+   * and the interim leader moves to the port. 0 turns takeover off (followers wait, as 3.x).
+   * See README "A hung leader". @default 3000
+   */
+  leaderTimeout?: number;
   /** Turns a subscription `reg` into its key. @default json-stringify-safe */
   formatKey?: (reg: unknown) => string;
   /** `setMaxListeners` for the client and its DataClient event relay. @default 20 */
@@ -154,6 +173,10 @@ export interface ResolvedOptions {
   maxWriteBuffer: number;
   frameTimeout: number;
   secret: string | undefined;
+  /** Users besides the leader's own (and root) allowed to connect, or every user. */
+  allowedUsers: AllowedUids;
+  /** Silence after which a leader is treated as hung (0: never). */
+  leaderTimeout: number;
   formatKey: (reg: unknown) => string;
   maxListeners: number;
 }
@@ -175,7 +198,7 @@ export function defaultFormatKey(reg: unknown): string {
 const KNOWN_OPTIONS = new Set<string>([
   'name', 'port', 'path', 'singleMode', 'isLeader', 'maxWaitTime', 'connectTimeout', 'responseTimeout',
   'heartbeatInterval', 'isCheckHeartbeat', 'subscribeTimeout', 'startWarningAfter', 'requestTimeout', 'autoGenerate', 'isBroadcast',
-  'logger', 'transcode', 'negotiateCodec', 'maxFrameSize', 'maxWriteBuffer', 'frameTimeout', 'secret', 'formatKey', 'maxListeners',
+  'logger', 'transcode', 'negotiateCodec', 'maxFrameSize', 'maxWriteBuffer', 'frameTimeout', 'secret', 'allowedUsers', 'leaderTimeout', 'formatKey', 'maxListeners',
 ]);
 
 function envInteger(variable: string, option: string, min: number, max: number): number | undefined {
@@ -260,6 +283,11 @@ export function resolveOptions(defaultName: string, input: ClusterOptions | unde
   if (secret !== undefined && (typeof secret !== 'string' || secret === '')) {
     throw new InvalidOptionError('secret', `must be a non-empty string, got ${describe(secret)}`);
   }
+  const allowedList = pick('allowedUsers');
+  if (allowedList !== undefined && !Array.isArray(allowedList)) throw new InvalidOptionError('allowedUsers', `must be an array of uids or user names, got ${describe(allowedList)}`);
+  const allowedEnv = process.env.NODE_CLUSTER_CLIENT_ALLOWED_USERS;
+  const allowedUsers = allowedList !== undefined ? resolveAllowedUsers(allowedList, 'allowedUsers')
+    : resolveAllowedUsers(allowedEnv ? allowedEnv.split(',').map(s => s.trim()).filter(Boolean) : [], 'allowedUsers (NODE_CLUSTER_CLIENT_ALLOWED_USERS)');
   const negotiateCodec = checkBoolean('negotiateCodec', pick('negotiateCodec') ?? true);
 
   return {
@@ -286,6 +314,8 @@ export function resolveOptions(defaultName: string, input: ClusterOptions | unde
     maxWriteBuffer: checkInteger('maxWriteBuffer', pick('maxWriteBuffer') ?? DEFAULT_MAX_WRITE_BUFFER, 1024, Number.MAX_SAFE_INTEGER),
     frameTimeout: checkInteger('frameTimeout', pick('frameTimeout') ?? DEFAULT_FRAME_TIMEOUT, 1, MAX_TIMEOUT),
     secret,
+    allowedUsers,
+    leaderTimeout: checkInteger('leaderTimeout', pick('leaderTimeout') ?? DEFAULT_LEADER_TIMEOUT, 0, MAX_TIMEOUT),
     formatKey: checkFunction('formatKey', pick('formatKey') ?? defaultFormatKey),
     maxListeners: checkInteger('maxListeners', pick('maxListeners') ?? DEFAULT_MAX_LISTENERS, 0, MAX_TIMEOUT),
   };

@@ -4,8 +4,11 @@
  * so every shape here is also what `cluster-share status --json` prints.
  */
 
-/** Why an election started: the client started, its leader died, or its leader handed over. */
-export type ElectionReason = 'start' | 'leaderLost' | 'leaderClosing';
+/**
+ * Why an election started: the client started, its leader died, its leader handed over, its
+ * leader stopped answering (takeover), or this leader was taken over and stepped down.
+ */
+export type ElectionReason = 'start' | 'leaderLost' | 'leaderClosing' | 'leaderUnresponsive' | 'takenOver';
 
 /** Payload of the `electionStart` event. */
 export interface ElectionStartEvent {
@@ -27,6 +30,41 @@ export interface ElectionEndEvent extends ElectionStartEvent {
   durationMs: number;
 }
 
+/** Payload of the `leaderUnresponsive` event: this follower gave up on a leader that answers nothing. */
+export interface LeaderUnresponsiveEvent {
+  /** The client's name (its channel). */
+  name: string;
+  /** The silent leader's pid. */
+  leaderPid: number | undefined;
+  /** How long it had answered nothing, in ms (at least `leaderTimeout`). */
+  silentMs: number;
+}
+
+/**
+ * Payload of the `takeover` event, emitted by the client that leads while the port's holder hangs:
+ * `interim` when it starts leading on the rendezvous, `port` when it moved to the port (the hung
+ * leader woke and stepped down, or died), `ended` when it gave the role up because the port's
+ * holder answered and kept leading (a cluster-client 3.x leader): it follows that one.
+ */
+export interface TakeoverEvent {
+  /** The client's name (its channel). */
+  name: string;
+  /** What happened. */
+  phase: 'interim' | 'port' | 'ended';
+  /** The rendezvous socket the interim leader serves on. */
+  rendezvous: string;
+  /** How long this process had been the interim leader, in ms (0 for `interim`). */
+  interimMs: number;
+}
+
+/** Payload of the `takenOver` event: this leader was unresponsive, an interim leader took over, and it steps down. */
+export interface TakenOverEvent {
+  /** The client's name (its channel). */
+  name: string;
+  /** The interim leader's pid. */
+  byPid: number | undefined;
+}
+
 /** The events a client emits besides the DataClient's own, with their arguments. */
 export interface ClusterClientEvents {
   /** An election started; calls made meanwhile queue for the next leader. */
@@ -37,6 +75,12 @@ export interface ClusterClientEvents {
   becomeLeader: [event: ElectionEndEvent];
   /** This process became a follower (after `electionEnd`). */
   becomeFollower: [event: ElectionEndEvent];
+  /** This follower's leader answered nothing for `leaderTimeout`: it leaves it for an interim leader. */
+  leaderUnresponsive: [event: LeaderUnresponsiveEvent];
+  /** This client leads while the port's holder hangs, moved to the port, or gave the interim role up. */
+  takeover: [event: TakeoverEvent];
+  /** This leader hung long enough for its followers to take over: it steps down and follows. */
+  takenOver: [event: TakenOverEvent];
   /** An error not tied to one call: a failed re-election round, a subscribe timeout, a throwing listener. */
   error: [err: Error];
   /** The client is closed. */
@@ -105,6 +149,12 @@ export interface ClientStats {
   elections: number;
   /** The last election (or the current one), undefined in single mode. */
   lastElection: ElectionStats | undefined;
+  /** True while this client is the interim leader: it leads on the takeover rendezvous because the port's holder hangs. */
+  interim: boolean;
+  /** Times this client left a leader that answered nothing for `leaderTimeout` (README "A hung leader"). */
+  takeovers: number;
+  /** Times this client, as leader, was taken over and stepped down. */
+  takenOver: number;
 }
 
 /** One channel of a leader, as an observer sees it. */
@@ -135,6 +185,11 @@ export interface LeaderStatus {
     node: string;
     /** Where it listens: `port 7777` or `socket /path/to.sock`. */
     endpoint: string;
+    /**
+     * Set when this is an interim leader, serving on the takeover rendezvous because the holder
+     * of this endpoint (`port 7777`) hangs.
+     */
+    interimFor?: string;
   };
   /** Each client name this process leads on the endpoint. */
   channels: ChannelStatus[];

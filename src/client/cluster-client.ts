@@ -15,14 +15,14 @@ import { debuglog } from 'node:util';
 import { Base } from '../base.js';
 import {
   AuthError, CallAbortedError, ChannelMismatchError, ClientClosedError, ConnectTimeoutError, InvalidArgumentError, InvalidOptionError, LeaderStartError, PortConflictError, PortInUseError,
-  ResponseTimeoutError, SubscribeTimeoutError,
+  LeaderUnresponsiveError, ResponseTimeoutError, SubscribeTimeoutError, UserRefusedError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import {
   type CallOptions, checkCallOptions, delegateNames, type Descriptor, type DelegateNames, type InvokeCallback, invokeDelegate, onewayDelegate,
 } from '../delegates.js';
 import type {
-  ClientStats, ClusterClientEvents, ElectionEndEvent, ElectionReason, ElectionStats,
+  ClientStats, ClusterClientEvents, ElectionEndEvent, ElectionReason, ElectionStats, TakeoverEvent,
 } from '../stats.js';
 import { describeEndpoint, endpointKey } from '../transport/endpoint.js';
 import { classChain, type DataClientIdentity, identityMismatch } from '../protocol/identity.js';
@@ -34,6 +34,8 @@ import { LeaderRole } from '../roles/leader.js';
 import { acquireSingle, LocalRole } from '../roles/local.js';
 import type { Role } from '../roles/role.js';
 import { PortServer } from '../transport/port-server.js';
+import { rendezvousOf } from '../transport/rendezvous.js';
+import { TAKEN_OVER } from '../protocol/packet.js';
 import { CallControl } from './call-control.js';
 import { symbols } from '../symbols.js';
 
@@ -82,7 +84,7 @@ const SQUATTER_DROPS = 3;
 /** Failures a retry cannot cure: the client was closed, or it is configured wrong. */
 function isFinalStartError(err: unknown): boolean {
   return err instanceof ClientClosedError || err instanceof AuthError || err instanceof InvalidOptionError || err instanceof InvalidArgumentError
-    || err instanceof ChannelMismatchError;
+    || err instanceof ChannelMismatchError || err instanceof UserRefusedError;
 }
 
 /** How long a leader whose DataClient failed keeps the port, answering the failure to followers. */
@@ -207,6 +209,20 @@ export class ClusterClient extends Base {
   #elections = 0;
   /** Traffic of the roles this client had before the current one. */
   readonly #pastTraffic = noTraffic();
+  /**
+   * Set when the next election goes to the takeover rendezvous first: `claim` after this
+   * follower's leader hung (lead there or follow who does), `follow` after this leader was taken
+   * over or a registration met a hung leader (follow the interim leader only).
+   */
+  #viaRendezvous: 'claim' | 'follow' | undefined;
+  /** While this client is the interim leader: its role on the rendezvous, since when, and where. */
+  #interim: { role: LeaderRole; since: number; rendezvous: string } | undefined;
+  /** The rendezvous this client elected an interim leader on last (the role is set once it is ready). */
+  #interimCandidate: { server: PortServer; rendezvous: string } | undefined;
+  #takeovers = 0;
+  #takenOver = 0;
+  /** Said once: why takeover cannot work on this system. */
+  #takeoverUnavailableSaid = false;
 
   /**
    * @internal Created by `cluster(DataClient).create()`. Throws ERR_CLUSTER_CHANNEL_MISMATCH if a
@@ -340,6 +356,10 @@ export class ClusterClient extends Base {
     let dropped = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.#isClosed()) throw new ClientClosedError(o.name, 'closed while electing');
+      if (this.#viaRendezvous) {
+        const role = await this.#electOnRendezvous(this.#viaRendezvous);
+        if (role) return role;
+      }
       if (o.isLeader !== false) {
         const server = await PortServer.claim(o.endpoint, o).catch((err: NodeJS.ErrnoException) => {
           throw err.code === 'ENOTSOCK' ? new PortConflictError(o.name, o.path ?? o.port, err.message, { cause: err }) : err;
@@ -351,6 +371,12 @@ export class ClusterClient extends Base {
         this.#electionStep = 'registering';
         return await FollowerRole.connect(o, this, this.#names.publish, this.#identity, Math.max(1, deadline - Date.now()), this.#stopElecting.signal);
       } catch (err) {
+        if (err instanceof LeaderUnresponsiveError) {
+          // The port's holder is hung and an interim leader serves on the rendezvous: join it.
+          this.#viaRendezvous = 'follow';
+          lastError = err;
+          continue;
+        }
         if (!isTransient(err)) throw err;
         lastError = err;
         debug('%s: attempt %d: %s', o.name, attempt, (err as Error).message);
@@ -364,6 +390,49 @@ export class ClusterClient extends Base {
       }
       if (Date.now() >= deadline) throw new ConnectTimeoutError(o.name, o.path ?? o.port, budget, { cause: lastError, forcedFollower: o.isLeader === false });
       await retryDelay(attempt, this.#stopElecting.signal);
+    }
+  }
+
+  /**
+   * Takeover (README "A hung leader"): leads on the rendezvous if `mode` is claim and it is free,
+   * else follows the interim leader there. Resolves undefined when there is none for this
+   * channel (or no rendezvous on this system): the election goes on at the endpoint.
+   */
+  async #electOnRendezvous(mode: 'claim' | 'follow'): Promise<Role | undefined> {
+    const o = this.#options;
+    const found = rendezvousOf(o.endpoint);
+    if (!('endpoint' in found)) {
+      this.#viaRendezvous = undefined;
+      if (!this.#takeoverUnavailableSaid) {
+        this.#takeoverUnavailableSaid = true;
+        o.logger.warn(`[cluster-share] "${o.name}": no takeover rendezvous (${found.unavailable}); waiting for the hung leader instead`);
+      }
+      return undefined;
+    }
+    const rendezvous = found.endpoint;
+    if (mode === 'claim' && o.isLeader !== false) {
+      const server = await PortServer.claim(rendezvous, { ...o, interimFor: o.endpoint }).catch((err: Error) => {
+        debug('%s: cannot listen on the rendezvous %s: %s', o.name, rendezvous.path, err.message);
+        return null;
+      });
+      if (server && !server.hasChannel(o.name)) {
+        o.logger.warn(`[cluster-share] "${o.name}" (pid ${process.pid}): leading as the interim leader on ${rendezvous.path} while the leader on ${describeEndpoint(o.endpoint)} hangs`);
+        this.#interimCandidate = { server, rendezvous: rendezvous.path };
+        return this.#lead(server);
+      }
+    }
+    try {
+      this.#electionStep = 'registering';
+      const options = { ...o, endpoint: rendezvous, path: rendezvous.path, leaderTimeout: 0 };
+      return await FollowerRole.connect(options, this, this.#names.publish, this.#identity, o.connectTimeout, this.#stopElecting.signal);
+    } catch (err) {
+      if (this.#isClosed() || isFinalStartError(err)) throw err;
+      // No interim leader for this channel there (none yet, gone, or another channel's).
+      debug('%s: no interim leader on %s: %s', o.name, rendezvous.path, (err as Error).message);
+      this.#viaRendezvous = undefined;
+      return undefined;
+    } finally {
+      this.#electionStep = undefined;
     }
   }
 
@@ -395,6 +464,12 @@ export class ClusterClient extends Base {
   /** Makes `role` current: replays subscriptions and publications, then sends queued calls. */
   #adopt(role: Role): void {
     this.#role = role;
+    this.#viaRendezvous = undefined;
+    const candidate = this.#interimCandidate;
+    this.#interimCandidate = undefined;
+    if (candidate && role instanceof LeaderRole && role.server === candidate.server) {
+      this.#interim = { role, since: Date.now(), rendezvous: candidate.rendezvous };
+    }
     this.#setState(role.kind === 'leader' ? 'leading' : role.kind === 'follower' ? 'following' : 'local');
     this.#endElection(role);
     for (const [key, sub] of this.#subs) role.subscribe(key, sub.reg);
@@ -404,6 +479,66 @@ export class ClusterClient extends Base {
     for (const call of queue) {
       clearTimeout(call.timer);
       this.#send(role, call.method, call.args, call.callback, call.control);
+    }
+    const interim = this.#interim;
+    if (interim?.role === role) {
+      this.#emitTakeover('interim');
+      this.#reclaimEndpoint(interim.role).catch(err => this.emit('error', err));
+    }
+  }
+
+  #emitTakeover(phase: TakeoverEvent['phase']): void {
+    const interim = this.#interim;
+    if (!interim) return;
+    const event: TakeoverEvent = { name: this.#options.name, phase, rendezvous: interim.rendezvous, interimMs: phase === 'interim' ? 0 : Date.now() - interim.since };
+    if (phase !== 'interim') this.#interim = undefined;
+    this.emit('takeover', event);
+  }
+
+  /**
+   * The interim leader gets back to the endpoint: it takes it as soon as it is free, and
+   * meanwhile asks its holder to step down (register_channel with `takeover: true`, read by the
+   * hung leader the moment it wakes). A holder that answers it as an ordinary registration keeps
+   * leading (cluster-client 3.x knows no takeover): the interim leader then hands over to it and
+   * follows it. Ends when the role changes or the client closes.
+   */
+  async #reclaimEndpoint(role: LeaderRole): Promise<void> {
+    const o = this.#options;
+    const current = (): boolean => this.#role === role && !this.#isClosed();
+    for (let attempt = 0; current(); attempt++) {
+      const server = await PortServer.claim(o.endpoint, o).catch((err: Error) => {
+        debug('%s: interim leader cannot listen on %s: %s', o.name, describeEndpoint(o.endpoint), err.message);
+        return null;
+      });
+      if (server) {
+        if (current() && role.moveTo(server)) {
+          o.logger.warn(`[cluster-share] "${o.name}" (pid ${process.pid}): the interim leader now leads on ${describeEndpoint(o.endpoint)}`);
+          this.#emitTakeover('port');
+          return;
+        }
+        // Not needed after all (the role changed meanwhile): give it back if nothing uses it.
+        await server.removeChannel(o.name);
+        return;
+      }
+      try {
+        const follower = await FollowerRole.connect(o, this, this.#names.publish, this.#identity, o.connectTimeout, this.#stopElecting.signal, true);
+        if (!current()) {
+          await follower.close();
+          return;
+        }
+        o.logger.warn(`[cluster-share] "${o.name}" (pid ${process.pid}): the leader on ${describeEndpoint(o.endpoint)} answers again and keeps leading; the interim leader hands over to it`);
+        this.#emitTakeover('ended');
+        this.#dropRole(role);
+        role.close().catch(err => this.emit('error', err));
+        this.#adopt(follower);
+        return;
+      } catch (err) {
+        if (!current()) return;
+        // Stepped down: the endpoint is free now.
+        if ((err as { code?: unknown }).code === TAKEN_OVER) continue;
+        debug('%s: takeover request: %s', o.name, (err as Error).message);
+        await retryAfter(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)), this.#stopElecting.signal, true);
+      }
     }
   }
 
@@ -433,6 +568,28 @@ export class ClusterClient extends Base {
     this.#reelect('leaderLost').catch(error => this.emit('error', error));
   }
 
+  // RoleSink: the follower's leader answered nothing for leaderTimeout. Elect an interim leader.
+  /** @internal */
+  leaderUnresponsive(role: Role, err: Error): void {
+    if (!this.#dropRole(role)) return;
+    this.#takeovers++;
+    const silentMs = err instanceof LeaderUnresponsiveError ? err.silentMs : this.#options.leaderTimeout;
+    this.emit('leaderUnresponsive', { name: this.#options.name, leaderPid: role.leaderPid, silentMs });
+    this.emit('close');
+    this.#viaRendezvous = 'claim';
+    this.#reelect('leaderUnresponsive').catch(error => this.emit('error', error));
+  }
+
+  // RoleSink: this leader hung, and an interim leader took over: step down and follow it.
+  /** @internal */
+  takenOver(role: Role, byPid: number | undefined): void {
+    if (!(role instanceof LeaderRole) || role !== this.#role) return;
+    this.#takenOver++;
+    this.emit('takenOver', { name: this.#options.name, byPid });
+    this.#viaRendezvous = 'follow';
+    this.#stepDown('takenOver');
+  }
+
   // RoleSink: the leader is handing over. Elect its successor now; new calls queue meanwhile and
   // the calls already sent are still answered on the old connection.
   /** @internal */
@@ -446,6 +603,7 @@ export class ClusterClient extends Base {
   #dropRole(role: Role): boolean {
     if (role !== this.#role || this.#isClosed()) return false;
     this.#role = undefined;
+    if (this.#interim?.role === role) this.#interim = undefined;
     addTraffic(this.#pastTraffic, role.traffic);
     this.#setState('electing');
     return true;
@@ -718,16 +876,19 @@ export class ClusterClient extends Base {
     };
   }
 
-  /** A leader gives up its role: graceful handover (the port, the DataClient), then a new election. */
-  #stepDown(): void {
+  /**
+   * A leader gives up its role: graceful handover (the port, released at once, then the
+   * DataClient), and a new election. Taken over, it elects at once (the interim leader serves
+   * already); otherwise once the handover is done.
+   */
+  #stepDown(reason: 'leaderClosing' | 'takenOver' = 'leaderClosing'): void {
     const role = this.#role;
     if (!(role instanceof LeaderRole) || !this.#dropRole(role)) return;
     this.#options.logger.warn(`[cluster-share] "${this.#options.name}": the leader steps down; electing again`);
     this.emit('close');
-    role.close()
-      .catch(err => this.emit('error', err))
-      .then(() => this.#reelect('leaderClosing'))
-      .catch(err => this.emit('error', err));
+    const closed = role.close().catch(err => this.emit('error', err));
+    if (reason === 'takenOver') this.#reelect(reason).catch(err => this.emit('error', err));
+    else closed.then(() => this.#reelect(reason)).catch(err => this.emit('error', err));
   }
 
   /**
@@ -760,6 +921,9 @@ export class ClusterClient extends Base {
       traffic,
       elections: this.#elections,
       lastElection: this.#election ? { ...this.#election } : undefined,
+      interim: this.#interim !== undefined && this.#interim.role === role,
+      takeovers: this.#takeovers,
+      takenOver: this.#takenOver,
     };
   }
 

@@ -45,6 +45,14 @@ export const LEADER_CLOSING = 'leader_closing';
 export const STATUS = 'status';
 export const STATUS_RES = 'status_res';
 
+/**
+ * Our extension: the error code of the answer to a register_channel that carries `takeover: true`
+ * (sent by an interim leader to the endpoint's holder, README "A hung leader"): the holder
+ * stepped down and released the endpoint. A 3.x leader ignores the field and registers the
+ * sender as a follower, which tells the interim leader it keeps leading.
+ */
+export const TAKEN_OVER = 'ERR_CLUSTER_TAKEN_OVER';
+
 /** The `pid` extension field of register_channel(_res) as a peer sent it: a positive integer, else unknown. */
 export function readPid(value: unknown): number | undefined {
   return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : undefined;

@@ -2,24 +2,31 @@
  * A follower: a framed socket to the leader. Registers its channel, forwards invoke /
  * subscribe / unSubscribe / publish, answers pushed values, and sends heartbeats.
  */
+import fs from 'node:fs';
 import net from 'node:net';
 import { debuglog } from 'node:util';
 import {
-  AuthError, ChannelMismatchError, ChannelNotFoundError, ClientClosedError, FrameTooLargeError, ConnectTimeoutError, DecodeError, LeaderLostError, LeaderStartError, PortConflictError, ProtocolError,
-  ResponseTimeoutError, reviveError, type SerializedError, type WriteBufferFullError,
+  AuthError, ChannelMismatchError, ClusterShareError, LeaderUnresponsiveError, ChannelNotFoundError, ClientClosedError, FrameTooLargeError, ConnectTimeoutError, DecodeError, LeaderLostError, LeaderStartError, PortConflictError, ProtocolError,
+  ResponseTimeoutError, reviveError, UserRefusedError, type SerializedError, type WriteBufferFullError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { AUTH_CHALLENGE, newNonce, proof, proofMatches, readNonce } from '../protocol/auth.js';
-import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet, readPid } from '../protocol/packet.js';
+import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet, readPid, TAKEN_OVER } from '../protocol/packet.js';
 import type { FollowerStats } from '../stats.js';
 import type { Traffic } from '../stats.js';
 import { Connection, type ConnectionHandler, type RequestErrors } from '../transport/connection.js';
 import { connectSocket, describeEndpoint } from '../transport/endpoint.js';
+import { rendezvousOf } from '../transport/rendezvous.js';
 import type { DataClientIdentity } from '../protocol/identity.js';
 import type { InvokeCallback } from '../delegates.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
 
 const debug = debuglog('cluster-share:follower');
+
+/** How often a follower checks its leader: a sixth of leaderTimeout, between 20 and 500 ms. */
+function watchdogPeriod(leaderTimeout: number): number {
+  return Math.max(20, Math.min(500, Math.floor(leaderTimeout / 6)));
+}
 
 /** Registrations whose connection the peer closed without answering (and without announcing a close). */
 const unanswered = new WeakSet<Error>();
@@ -46,6 +53,8 @@ export class FollowerRole implements Role, ConnectionHandler {
   /** Until the leader answers register_channel: the default codec; then the one it chose. */
   #codec: Codec;
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Checks that the leader still answers (leaderTimeout), probing it when it is quiet. */
+  #watchdog: NodeJS.Timeout | undefined;
   /** Registered: the leader accepted this follower. */
   #registered = false;
   /** The leader announced it is closing; no new calls are sent here. */
@@ -75,6 +84,7 @@ export class FollowerRole implements Role, ConnectionHandler {
    */
   static async connect(
     options: ResolvedOptions, sink: RoleSink, publishMethod: string | undefined, identity: DataClientIdentity, connectTimeout: number, signal: AbortSignal,
+    takeover = false,
   ): Promise<FollowerRole> {
     const socket = await connectSocket(options.endpoint, connectTimeout, {
       signal,
@@ -87,7 +97,7 @@ export class FollowerRole implements Role, ConnectionHandler {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (signal.aborted) onAbort();
-      await role.#register(Date.now() + connectTimeout, identity);
+      await role.#register(Date.now() + connectTimeout, identity, takeover);
     } catch (err) {
       role.conn.destroy();
       throw signal.aborted ? closed() : err;
@@ -100,6 +110,7 @@ export class FollowerRole implements Role, ConnectionHandler {
       throw new LeaderLostError(`register_channel "${options.name}"`, { cause: new Error('the leader is closing') });
     }
     role.#startHeartbeat();
+    role.#startWatchdog();
     return role;
   }
 
@@ -148,7 +159,7 @@ export class FollowerRole implements Role, ConnectionHandler {
     if (this.#retiring || this.conn.closed || silentFor <= 3 * this.options.heartbeatInterval) return false;
     const why = new Error(`this process sent nothing to the leader for more than 3 heartbeat intervals (a stalled event loop), so the leader has dropped it`);
     this.#retiring = true;
-    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    this.#stopTimers();
     this.conn.destroy(why);
     this.sink.lost(this, why);
     return true;
@@ -174,7 +185,7 @@ export class FollowerRole implements Role, ConnectionHandler {
    * meanwhile answers it and this process follows at once. If it never answers, the
    * registration fails with ERR_CLUSTER_CONNECT_TIMEOUT, saying the peer was silent.
    */
-  #register(probeDeadline: number, identity: DataClientIdentity): Promise<void> {
+  #register(probeDeadline: number, identity: DataClientIdentity, takeover: boolean): Promise<void> {
     const { name, maxWaitTime, codecs, port, path, secret } = this.options;
     // The leader answers only once its DataClient is ready: wait up to maxWaitTime for that.
     // Its server holds a registration for an unknown channel for the `timeout` we send, so we
@@ -189,6 +200,7 @@ export class FollowerRole implements Role, ConnectionHandler {
         if (settled) return;
         settled = true;
         clearTimeout(probeTimer);
+        clearInterval(rendezvousCheck);
         if (err) reject(err);
         else resolve();
       };
@@ -199,8 +211,20 @@ export class FollowerRole implements Role, ConnectionHandler {
       const conflict = (why: string, cause?: Error): void => refuse(new PortConflictError(name, path ?? port, why, { cause }));
       // Set when the probe went unanswered: the peer is silent (hung, or not a leader at all).
       let silentFor: number | undefined;
+      // A peer that answered nothing at all for leaderTimeout while an interim leader serves on
+      // the takeover rendezvous is the hung leader: join the interim leader instead of waiting.
+      const { leaderTimeout } = this.options;
+      const registeredAt = this.conn.lastActiveTime;
+      const rendezvousCheck = leaderTimeout > 0 && !takeover ? setInterval(() => {
+        const silent = Date.now() - registeredAt;
+        if (this.conn.lastActiveTime !== registeredAt || silent < leaderTimeout) return;
+        const rendezvous = rendezvousOf(this.options.endpoint);
+        if (!('endpoint' in rendezvous) || !fs.existsSync(rendezvous.endpoint.path)) return;
+        refuse(new LeaderUnresponsiveError(name, silent, undefined, 'an interim leader serves meanwhile: joining it'));
+      }, watchdogPeriod(leaderTimeout)) : undefined;
+      rendezvousCheck?.unref();
       // Not sent at once: a 3.x leader drops a packet that arrives together with register_channel.
-      const probeTimer = setTimeout(() => {
+      const probeTimer = takeover ? undefined : setTimeout(() => {
         const probeId = nextRequestId();
         // Within the election's budget, but never less than a call gets for its answer.
         const timeout = Math.max(this.options.responseTimeout, probeDeadline - Date.now());
@@ -217,7 +241,11 @@ export class FollowerRole implements Role, ConnectionHandler {
         // even when empty, so a cluster-share leader knows this follower understands leader_closing.
         // `pid` (also ours) lets the leader show who its followers are; `dataClient` (ours) lets it
         // refuse a follower that expects another DataClient class (protocol/identity.ts).
-        const connObj = { type: 'register_channel', channelName: name, codecs: codecs.map(c => c.name), pid: process.pid, dataClient: identity, ...(auth ? { auth } : {}) };
+        // `takeover` (ours): an interim leader asks the hung leader to step down (README "A hung leader").
+        const connObj = {
+          type: 'register_channel', channelName: name, codecs: codecs.map(c => c.name), pid: process.pid, dataClient: identity,
+          ...(auth ? { auth } : {}), ...(takeover ? { takeover: true } : {}),
+        };
         this.conn.request(id, encodePacket(id, false, wait, connObj), wait + REGISTER_ANSWER_MARGIN, `register_channel "${name}"`, onAnswer);
       };
 
@@ -261,6 +289,12 @@ export class FollowerRole implements Role, ConnectionHandler {
         if (error.code === 'ERR_CLUSTER_AUTH_FAILED' || error.code === AUTH_CHALLENGE) {
           return refuse(new AuthError(`the leader of "${name}" refused this follower: ${error.message ?? 'no reason'}`));
         }
+        if (error.code === TAKEN_OVER) {
+          return refuse(new ClusterShareError(`[cluster-share] "${name}": ${error.message ?? 'the leader stepped down'}`, TAKEN_OVER));
+        }
+        if (error.code === 'ERR_CLUSTER_USER_REFUSED') {
+          return refuse(new UserRefusedError(String(error.message ?? 'refused').replace(/^\[cluster-share\] /, ''), typeof (error as { uid?: unknown }).uid === 'number' ? (error as { uid: number }).uid : process.getuid?.()));
+        }
         if (error.code === 'ERR_CLUSTER_CHANNEL_NOT_FOUND') {
           return settle(new ChannelNotFoundError(name, wait, readPid(connObj.pid), Array.isArray(connObj.channels) ? connObj.channels.map(String) : undefined));
         }
@@ -289,6 +323,54 @@ export class FollowerRole implements Role, ConnectionHandler {
       });
     }, heartbeatInterval);
     this.#heartbeatTimer.unref();
+  }
+
+  /**
+   * Takeover (leaderTimeout > 0, behind a cluster-share leader only: a 3.x leader would never step
+   * down). Every `period` ms: a leader quiet for a period is probed with a heartbeat, which it
+   * answers at once however busy its DataClient is; a leader that answered nothing at all for
+   * leaderTimeout is hung. A tick that comes late means this process itself was stalled, and what
+   * the leader sent meanwhile is not read yet: it proves nothing, so it is skipped.
+   */
+  #startWatchdog(): void {
+    const { leaderTimeout } = this.options;
+    if (leaderTimeout <= 0 || this.#leaderPid === undefined) return;
+    const period = watchdogPeriod(leaderTimeout);
+    let lastTick = Date.now();
+    let probing = false;
+    this.#watchdog = setInterval(() => {
+      const now = Date.now();
+      const late = now - lastTick > 2 * period + 50;
+      lastTick = now;
+      if (late || this.#retiring) return;
+      const silentFor = now - this.conn.lastActiveTime;
+      if (silentFor >= leaderTimeout) {
+        this.#unresponsive(silentFor);
+        return;
+      }
+      if (silentFor < period || probing) return;
+      probing = true;
+      const id = nextRequestId();
+      this.conn.request(id, encodePacket(id, false, leaderTimeout, { type: 'heartbeat' }), leaderTimeout, 'heartbeat', () => {
+        probing = false;
+      });
+    }, period);
+    this.#watchdog.unref();
+  }
+
+  /** The leader is hung: give it up (calls in flight fail, never re-sent) and elect an interim leader. */
+  #unresponsive(silentFor: number): void {
+    this.#retiring = true;
+    this.#stopTimers();
+    const err = new LeaderUnresponsiveError(this.options.name, silentFor, this.#leaderPid);
+    this.options.logger.warn(err.message);
+    this.conn.destroy(err);
+    this.sink.leaderUnresponsive(this, err);
+  }
+
+  #stopTimers(): void {
+    clearInterval(this.#heartbeatTimer);
+    clearInterval(this.#watchdog);
   }
 
   invoke(method: string, args: unknown[], callback: InvokeCallback, timeout = this.options.responseTimeout): number {
@@ -378,7 +460,7 @@ export class FollowerRole implements Role, ConnectionHandler {
   #onLeaderClosing(): void {
     if (this.#retiring || this.#closing) return;
     this.#retiring = true;
-    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    this.#stopTimers();
     if (!this.#registered) {
       this.conn.destroy(new LeaderLostError(`register_channel "${this.options.name}"`, { cause: new Error('the leader is closing') }));
       return;
@@ -389,7 +471,7 @@ export class FollowerRole implements Role, ConnectionHandler {
   }
 
   onClose(_conn: Connection, err: Error | undefined): void {
-    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    this.#stopTimers();
     if (this.#closing || this.#retiring) return;
     debug('%s: lost the leader%s', this.options.name, err ? `: ${err.message}` : '');
     this.sink.lost(this, err);
@@ -403,7 +485,7 @@ export class FollowerRole implements Role, ConnectionHandler {
   /** Waits for the answers of calls already sent (bounded by responseTimeout), then closes. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+      this.#stopTimers();
       await this.conn.whenIdle();
       this.conn.end();
     })();

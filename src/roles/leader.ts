@@ -57,7 +57,8 @@ class FollowerLink implements Subscriber {
 
 
 export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionHandler {
-  readonly server: PortServer;
+  /** Where it serves: the endpoint, or the takeover rendezvous while it is an interim leader. */
+  #server: PortServer;
   readonly #links = new Map<Connection, FollowerLink>();
   readonly #heartbeatTimer: NodeJS.Timeout | undefined;
   #inFlight = 0;
@@ -71,7 +72,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
 
   constructor(host: DataClientHost, server: PortServer, sink: RoleSink, events: EventEmitter, dataClientClass: string) {
     super(host, sink, events);
-    this.server = server;
+    this.#server = server;
     this.#dataClientClass = dataClientClass;
     const { isCheckHeartbeat, heartbeatInterval } = host.options;
     if (isCheckHeartbeat) {
@@ -82,6 +83,27 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
 
   override get kind(): RoleKind {
     return 'leader';
+  }
+
+  get server(): PortServer {
+    return this.#server;
+  }
+
+  /**
+   * An interim leader won the endpoint: it serves there from now on, and leaves the rendezvous
+   * (its followers there keep their connections). Returns false if it is closing.
+   */
+  moveTo(server: PortServer): boolean {
+    if (this.#closing || !server.addChannel(this.host.options.name, this)) return false;
+    const old = this.#server;
+    this.#server = server;
+    void old.removeChannel(this.host.options.name);
+    return true;
+  }
+
+  // ChannelHandler: this process hung and an interim leader took over; step down.
+  takenOver(byPid: number | undefined): void {
+    if (!this.#closing) this.sink.takenOver(this, byPid);
   }
 
   /** Registered follower connections. */
@@ -154,7 +176,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
         conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'heartbeat_res' }));
         break;
       case STATUS:
-        this.server.answerStatus(packet, conn);
+        this.#server.answerStatus(packet, conn);
         break;
       default:
         this.host.options.logger.warn(`[cluster-share] leader "${this.host.options.name}": unknown packet type ${JSON.stringify(connObj.type)} from follower #${conn.id}; ignored`);
@@ -310,7 +332,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
   async #close(): Promise<void> {
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
     const { name, responseTimeout } = this.host.options;
-    const released = this.server.removeChannel(name);
+    const released = this.#server.removeChannel(name);
     for (const link of this.#links.values()) {
       if (link.knowsClosing) link.conn.write(encodePacket(nextRequestId(), false, responseTimeout, { type: LEADER_CLOSING }));
     }

@@ -18,6 +18,13 @@ export interface RoleSink {
    * sent are answered, then closes by itself.
    */
   leaderClosing(role: Role): void;
+  /**
+   * The follower's leader answered nothing for `leaderTimeout`: the role gave it up (calls in
+   * flight failed); elect an interim leader on the takeover rendezvous.
+   */
+  leaderUnresponsive(role: Role, err: Error): void;
+  /** This leader was taken over by an interim leader (pid `byPid`): step down and follow it. */
+  takenOver(role: Role, byPid: number | undefined): void;
 }
 
 export type RoleKind = 'leader' | 'follower' | 'local';

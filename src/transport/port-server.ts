@@ -6,13 +6,14 @@
  */
 import type net from 'node:net';
 import { debuglog } from 'node:util';
-import { AuthError, ChannelNotFoundError, type ProtocolError, type SerializedError, serializeError, type WriteBufferFullError } from '../errors.js';
+import { AuthError, ChannelNotFoundError, UserRefusedError, type ProtocolError, type SerializedError, serializeError, type WriteBufferFullError } from '../errors.js';
 import { AUTH_CHALLENGE, newNonce, observerProof, proof, proofMatches, readNonce } from '../protocol/auth.js';
 import type { Logger } from '../options.js';
-import { type Codec, type ConnObj, encodePacket, type Packet, STATUS, STATUS_RES } from '../protocol/packet.js';
+import { type Codec, type ConnObj, encodePacket, type Packet, readPid, STATUS, STATUS_RES, TAKEN_OVER } from '../protocol/packet.js';
 import type { ChannelStatus, LeaderStatus } from '../stats.js';
 import { Connection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
 import { describeEndpoint, type Endpoint, endpointKey, listenOn } from './endpoint.js';
+import { type AllowedUids, isAllowedUid, peerUser, type PeerUser } from './peer-user.js';
 import { forgetPort, type LegacyServerEntry, rememberPort } from '../compat.js';
 
 /** What the port's server needs from the options of the client that won the port. */
@@ -22,6 +23,14 @@ export interface ServerSettings extends ConnectionLimits {
   transcode: Codec;
   /** The shared secret followers must prove, if any. */
   secret: string | undefined;
+  /** Local users besides this one (and root) that may connect (TCP on Linux). */
+  allowedUsers: AllowedUids;
+  /**
+   * Set on the takeover rendezvous: the endpoint whose holder hangs. Such a server holds no
+   * registration for a channel it does not lead: it answers "not found" at once, so the follower
+   * competes on the endpoint instead.
+   */
+  interimFor?: Endpoint;
 }
 
 const debug = debuglog('cluster-share:server');
@@ -35,6 +44,11 @@ export interface ChannelHandler {
   onRegister(conn: Connection, packet: Packet): void;
   /** What an observer is told about this channel. */
   status(): ChannelStatus;
+  /**
+   * An interim leader (pid `byPid`) took over because this process answered nothing for its
+   * followers' leaderTimeout: the channel steps down, releasing the endpoint synchronously.
+   */
+  takenOver(byPid: number | undefined): void;
 }
 
 interface HeldRegistration {
@@ -44,6 +58,9 @@ interface HeldRegistration {
 }
 
 const servers = new Map<string, PortServer>();
+/** Users already reported as refused, and whether "cannot check users" was said (once per process). */
+const reportedUids = new Set<number | undefined>();
+let reportedUnchecked = false;
 /** Attempts to listen under way in this process, one per endpoint, shared by every claimant. */
 const claims = new Map<string, Promise<PortServer | null>>();
 
@@ -71,6 +88,11 @@ export class PortServer implements ConnectionHandler {
   /** With a secret: the challenge sent to each connection still proving it. */
   readonly #challenges = new Map<Connection, { nonce: string; theirNonce: string }>();
   #closed = false;
+  /** Connections of refused users: their first request is answered with the refusal, then closed. */
+  readonly #refused = new Map<Connection, UserRefusedError>();
+  readonly #answeredRefusal = new WeakSet<Connection>();
+  /** Accepted connections whose user is being looked up (not served yet). */
+  #identifying = 0;
   readonly #settings: ServerSettings;
   /** This port in `global.serverMap`, as 3.x code expects (TCP only). */
   readonly #legacyEntry: LegacyServerEntry | undefined;
@@ -172,7 +194,60 @@ export class PortServer implements ConnectionHandler {
       socket.destroy();
       return;
     }
+    if (this.endpoint.path !== undefined) {
+      this.#admit(socket, undefined);
+      return;
+    }
+    // Who owns the peer's socket (Linux). Its packets wait in the socket meanwhile (nothing
+    // reads it yet); a socket error meanwhile only closes it.
+    const ignore = (): void => {};
+    socket.on('error', ignore);
+    this.#identifying++;
+    peerUser(socket).then(user => {
+      this.#identifying--;
+      socket.removeListener('error', ignore);
+      if (socket.destroyed) return;
+      this.#admit(socket, this.#refusal(user));
+    }, err => {
+      this.#identifying--;
+      socket.removeListener('error', ignore);
+      this.#settings.logger.warn(`[cluster-share] could not identify the user of a connection on ${describeEndpoint(this.endpoint)}: ${(err as Error).message}; closed`);
+      socket.destroy();
+    });
+  }
+
+  /** Why a connection's user may not use this leader, or undefined if it may. */
+  #refusal(user: PeerUser): UserRefusedError | undefined {
+    if ('unchecked' in user) {
+      if (!reportedUnchecked && process.platform === 'linux') {
+        reportedUnchecked = true;
+        this.#settings.logger.warn(`[cluster-share] cannot tell which local user owns a connection (${user.unchecked}): every local user can connect to ${describeEndpoint(this.endpoint)}; set options.secret to keep others out`);
+      }
+      return undefined;
+    }
+    const uid = 'uid' in user ? user.uid : undefined;
+    if (uid !== undefined && isAllowedUid(uid, this.#settings.allowedUsers)) return undefined;
+    const who = uid === undefined ? 'a connection whose owner could not be found in /proc/net/tcp' : `a connection of uid ${uid}`;
+    const err = new UserRefusedError(`the leader on ${describeEndpoint(this.endpoint)} (pid ${process.pid}, uid ${process.getuid?.()}) refused ${who}: only its own user may use its DataClient; allow others with options.allowedUsers or NODE_CLUSTER_CLIENT_ALLOWED_USERS`, uid);
+    if (!reportedUids.has(uid)) {
+      reportedUids.add(uid);
+      this.#settings.logger.warn(`${err.message} (reported once per user)`);
+    }
+    return err;
+  }
+
+  /** Serves an accepted connection; a refused one gets its error as the answer to its first packet. */
+  #admit(socket: net.Socket, refused: UserRefusedError | undefined): void {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
     const conn = new Connection(socket, this, this.#settings);
+    if (refused) {
+      this.#refused.set(conn, refused);
+      setTimeout(() => conn.destroy(), this.#settings.frameTimeout).unref();
+      return;
+    }
     this.#unregistered.add(conn);
     debug('accepted #%d (peer port %s)', conn.id, socket.remotePort ?? 'unix');
     // A connection must register within frameTimeout (a held registration has its own timer).
@@ -195,6 +270,18 @@ export class PortServer implements ConnectionHandler {
   // ConnectionHandler for connections that have not registered yet.
   onRequest(packet: Packet, conn: Connection): void {
     const { connObj } = packet;
+    const refused = this.#refused.get(conn);
+    if (refused) {
+      // Every packet of a refused connection is refused (several may arrive in one read); the
+      // first request that expects an answer gets it, then the connection ends.
+      if (conn.closed || this.#answeredRefusal.has(conn)) return;
+      this.#answeredRefusal.add(conn);
+      const error = serializeError(refused);
+      if (connObj.type === STATUS) conn.write(encodePacket(packet.id, true, packet.timeout, { type: STATUS_RES, success: false }, Buffer.from(JSON.stringify({ error }))));
+      else if (connObj.type === 'register_channel') conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'register_channel_res' }, this.#settings.transcode.encode({ success: false, error })));
+      conn.end();
+      return;
+    }
     // A heartbeat before registration is answered: it is how a follower tells a leader that is
     // still starting (or holding its registration) from a foreign program on the port.
     if (connObj.type === 'heartbeat') {
@@ -213,10 +300,18 @@ export class PortServer implements ConnectionHandler {
     }
     const name = connObj.channelName;
     if (this.#settings.secret !== undefined && !this.#authenticate(conn, packet, name)) return;
+    if (connObj.takeover === true && this.#settings.interimFor === undefined) {
+      this.#takeover(conn, packet, name);
+      return;
+    }
     const channel = this.#channels.get(name);
     if (channel) {
       this.#unregistered.delete(conn);
       channel.onRegister(conn, packet);
+      return;
+    }
+    if (this.#settings.interimFor !== undefined) {
+      this.#answerNotFound(conn, packet, name, 0);
       return;
     }
     // The channel may be created later (lazy clients): hold the registration.
@@ -232,24 +327,53 @@ export class PortServer implements ConnectionHandler {
         held.delete(registration);
         this.#heldConns.delete(conn);
         if (held.size === 0 && this.#held.get(name) === held) this.#held.delete(name);
-        const channels = [...this.#channels.keys()];
-        const error = serializeError(new ChannelNotFoundError(name, wait, process.pid, channels));
-        // Our pid and channels only for a cluster-share follower (it sent codecs): 3.x gets 3.x's bytes.
-        const connObj = Array.isArray(packet.connObj.codecs) ? { type: 'register_channel_res', pid: process.pid, channels } : { type: 'register_channel_res' };
-        conn.write(encodePacket(packet.id, true, packet.timeout, connObj, this.#settings.transcode.encode({ success: false, error })));
-        conn.end();
+        this.#answerNotFound(conn, packet, name, wait);
       }, wait),
     };
     held.add(registration);
   }
 
+  #answerNotFound(conn: Connection, packet: Packet, name: string, waited: number): void {
+    const channels = [...this.#channels.keys()];
+    const error = serializeError(new ChannelNotFoundError(name, waited, process.pid, channels));
+    // Our pid and channels only for a cluster-share follower (it sent codecs): 3.x gets 3.x's bytes.
+    const connObj = Array.isArray(packet.connObj.codecs) ? { type: 'register_channel_res', pid: process.pid, channels } : { type: 'register_channel_res' };
+    conn.write(encodePacket(packet.id, true, packet.timeout, connObj, this.#settings.transcode.encode({ success: false, error })));
+    conn.end();
+  }
+
+  /**
+   * An interim leader asks this process to step down (our extension: register_channel with
+   * `takeover: true`, sent by the process that led while this one answered nothing). Every
+   * channel on the endpoint steps down, which releases it at once, and the answer tells the
+   * interim leader to take the endpoint now. A channel this process does not lead is answered
+   * "not found": this process is not the hung leader it was meant for.
+   */
+  #takeover(conn: Connection, packet: Packet, name: string): void {
+    this.#unregistered.delete(conn);
+    if (!this.#channels.has(name)) {
+      this.#answerNotFound(conn, packet, name, 0);
+      return;
+    }
+    const byPid = readPid(packet.connObj.pid);
+    this.#settings.logger.warn(`[cluster-share] pid ${process.pid} answered nothing for its followers' leaderTimeout; pid ${byPid ?? '(unknown)'} led meanwhile and takes over ${describeEndpoint(this.endpoint)}: stepping down from ${[...this.#channels.keys()].map(c => `"${c}"`).join(', ')}`);
+    for (const channel of [...this.#channels.values()]) channel.takenOver(byPid);
+    const error = { name: 'TakenOver', message: `pid ${process.pid} stepped down; ${describeEndpoint(this.endpoint)} is free`, code: TAKEN_OVER };
+    conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'register_channel_res', pid: process.pid }, this.#settings.transcode.encode({ success: false, error })));
+    conn.end();
+  }
+
   /** This leader's status: who leads, since when, and each channel's followers and calls. */
   status(): LeaderStatus {
     const now = Date.now();
+    const { interimFor } = this.#settings;
     return {
-      leader: { pid: process.pid, since: this.#since, uptimeMs: now - this.#since, node: process.version, endpoint: describeEndpoint(this.endpoint) },
+      leader: {
+        pid: process.pid, since: this.#since, uptimeMs: now - this.#since, node: process.version, endpoint: describeEndpoint(this.endpoint),
+        ...(interimFor === undefined ? {} : { interimFor: describeEndpoint(interimFor) }),
+      },
       channels: [...this.#channels.values()].map(channel => channel.status()),
-      pendingConnections: this.#unregistered.size - this.#observers.size,
+      pendingConnections: this.#unregistered.size - this.#observers.size + this.#identifying,
     };
   }
 
@@ -310,6 +434,7 @@ export class PortServer implements ConnectionHandler {
   }
 
   onClose(conn: Connection): void {
+    this.#refused.delete(conn);
     this.#challenges.delete(conn);
     this.#observers.delete(conn);
     this.#unregistered.delete(conn);

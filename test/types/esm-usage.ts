@@ -78,9 +78,15 @@ async function usage(): Promise<void> {
   const followerPids: Array<number | undefined> = snapshot.followers.map(f => f.pid);
   client.on('becomeLeader', (e: ElectionEndEvent) => void e.durationMs);
   client.on('electionStart', e => {
-    const reason: 'start' | 'leaderLost' | 'leaderClosing' = e.reason;
+    const reason: 'start' | 'leaderLost' | 'leaderClosing' | 'leaderUnresponsive' | 'takenOver' = e.reason;
     void reason;
   });
+  client.on('takeover', e => {
+    const phase: 'interim' | 'port' | 'ended' = e.phase;
+    const interim: boolean = client.stats().interim;
+    void phase, interim;
+  });
+  client.on('leaderUnresponsive', e => void e.silentMs);
   client.on('someDataClientEvent', (value: string) => void value);
   // @ts-expect-error electionStart's payload has no durationMs
   client.on('electionStart', (e: ElectionEndEvent) => void e);
