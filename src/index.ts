@@ -31,7 +31,7 @@ export { ClientState } from './client/cluster-client.js';
 export { CallOptions, DelegateTarget } from './delegates.js';
 export {
   ChannelStatus, ClientStats, ClusterClientEvents, ElectionEndEvent, ElectionReason, ElectionStartEvent, ElectionStats,
-  FollowerStats, LeaderStatus, Traffic,
+  FollowerStats, LeaderStatus, LeaderUnresponsiveEvent, TakenOverEvent, TakeoverEvent, Traffic,
 } from './stats.js';
 export {
   DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEADER_TIMEOUT, DEFAULT_MAX_LISTENERS, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT,

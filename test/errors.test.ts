@@ -9,7 +9,7 @@ import {
   InvalidArgumentError, InvalidDelegateError, InvalidOptionError, LeaderLostError, LeaderStartError,
   MethodNotFoundError, PortInUseError, ProtocolError, ResponseTimeoutError, reviveError, serializeError,
   SubscribeTimeoutError, WriteBufferFullError,
-  CallAbortedError, ChannelMismatchError, FollowerCallError, FrameTooLargeError,
+  CallAbortedError, ChannelMismatchError, FollowerCallError, FrameTooLargeError, LeaderUnresponsiveError, UserRefusedError,
 } from '../src/errors.js';
 
 type ErrorClass = abstract new (...args: never[]) => ClusterShareError;
@@ -152,6 +152,16 @@ const TABLE: Row[] = [
     assert.equal(e.followerPid, 42);
     assert.match(e.message, /"Registry": getData\(\) called by follower pid 42 failed: underlying/);
     assert.match(new FollowerCallError('R', 'm', undefined, 'text').message, /follower \(pid unknown\) failed: text/);
+  }),
+  row(UserRefusedError, 'ERR_CLUSTER_USER_REFUSED', 'none', () => new UserRefusedError('the leader on port 7777 (pid 1, uid 0) refused a connection of uid 65534', 65534), e => {
+    assert.equal(e.uid, 65534);
+    assert.match(e.message, /refused a connection of uid 65534/);
+  }),
+  row(LeaderUnresponsiveError, 'ERR_CLUSTER_LEADER_UNRESPONSIVE', 'none', () => new LeaderUnresponsiveError('Registry', 3120, 42), e => {
+    assert.equal(e.silentMs, 3120);
+    assert.equal(e.leaderPid, 42);
+    assert.match(e.message, /"Registry": the leader \(pid 42\) answered nothing for 3120ms \(leaderTimeout\); leaving it for an interim leader/);
+    assert.match(new LeaderUnresponsiveError('R', 5, undefined, 'joining it').message, /the leader answered nothing for 5ms \(leaderTimeout\); joining it/);
   }),
 ];
 
