@@ -423,7 +423,9 @@ export class ClusterClient extends Base {
     }
     try {
       this.#electionStep = 'registering';
-      const options = { ...o, endpoint: rendezvous, path: rendezvous.path, leaderTimeout: 0 };
+      // Its watchdog stays on: once the interim leader has moved to the endpoint it is the leader,
+      // and if it hangs in turn these followers take over from it the same way.
+      const options = { ...o, endpoint: rendezvous, path: rendezvous.path };
       return await FollowerRole.connect(options, this, this.#names.publish, this.#identity, o.connectTimeout, this.#stopElecting.signal);
     } catch (err) {
       if (this.#isClosed() || isFinalStartError(err)) throw err;
