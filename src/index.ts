@@ -14,6 +14,7 @@ import { closeOnSignal } from './shutdown.js';
 import * as errors from './errors.js';
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_WAIT_TIME, DEFAULT_PORT, DEFAULT_RESPONSE_TIMEOUT } from './options.js';
 import { serializeJsonCodec, taggedCodec } from './protocol/codec.js';
+import { TRACING_CHANNELS } from './tracing.js';
 
 export { cluster, close, ClientGenerator, stats } from './cluster.js';
 export {
@@ -39,6 +40,10 @@ export {
 } from './options.js';
 export { ClusterOptions, Logger, ResolvedOptions, Transcode } from './options.js';
 export { AllowedUids } from './transport/peer-user.js';
+export { TRACING_CHANNELS } from './tracing.js';
+export {
+  ElectionTraceMessage, InvokeTraceMessage, RoleTraceMessage, ServeTraceMessage, SubscriptionTraceMessage, TraceRole,
+} from './tracing.js';
 export { Codec } from './protocol/packet.js';
 export { serializeJsonCodec, taggedCodec } from './protocol/codec.js';
 export { NamedCodec } from './protocol/codec.js';
@@ -60,6 +65,7 @@ const clusterShare = Object.assign(cluster, {
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_RESPONSE_TIMEOUT,
   DEFAULT_HEARTBEAT_INTERVAL,
+  TRACING_CHANNELS,
   ...errors,
 });
 

@@ -38,6 +38,10 @@ import { rendezvousOf } from '../transport/rendezvous.js';
 import { TAKEN_OVER } from '../protocol/packet.js';
 import { CallControl } from './call-control.js';
 import { symbols } from '../symbols.js';
+import {
+  checkCarrier, electionChannel, invokeChannel, type InvokeTraceMessage, invokeTraced, roleChannel, type RoleTraceMessage, subscriptionChannel,
+  type SubscriptionTraceMessage,
+} from '../tracing.js';
 
 const debug = debuglog('cluster-share:client');
 
@@ -60,6 +64,8 @@ interface QueuedCall {
   timer: NodeJS.Timeout | undefined;
   /** Set for a call with per-call options: it learns where it was sent (to forget it on abort). */
   control: CallControl | undefined;
+  /** Its tracing message, if an instrumentation listens (src/tracing.ts). */
+  trace: InvokeTraceMessage | undefined;
 }
 
 
@@ -220,6 +226,8 @@ export class ClusterClient extends Base {
   /** The rendezvous this client elected an interim leader on last (the role is set once it is ready). */
   #interimCandidate: { server: PortServer; rendezvous: string } | undefined;
   #takeovers = 0;
+  /** Said once: a tracing subscriber's carrier could not be sent. */
+  #badCarrierSaid = false;
   #takenOver = 0;
   /** Said once: why takeover cannot work on this system. */
   #takeoverUnavailableSaid = false;
@@ -348,6 +356,7 @@ export class ClusterClient extends Base {
       debug('%s: election started (%s)', o.name, reason);
       // On the next tick: the first election starts inside create(), before anyone could listen.
       process.nextTick(() => this.emit('electionStart', event));
+      if (electionChannel.hasSubscribers) electionChannel.publish({ name: o.name, pid: process.pid, phase: 'start', reason, startedAt: event.startedAt });
     }
     const budget = o.isLeader === false ? o.maxWaitTime : o.connectTimeout;
     const deadline = Date.now() + budget;
@@ -472,6 +481,7 @@ export class ClusterClient extends Base {
     if (candidate && role instanceof LeaderRole && role.server === candidate.server) {
       this.#interim = { role, since: Date.now(), rendezvous: candidate.rendezvous };
     }
+    this.#traceRole(role.kind, this.#election?.reason ?? 'start', role.leaderPid);
     this.#setState(role.kind === 'leader' ? 'leading' : role.kind === 'follower' ? 'following' : 'local');
     this.#endElection(role);
     for (const [key, sub] of this.#subs) role.subscribe(key, sub.reg);
@@ -480,7 +490,7 @@ export class ClusterClient extends Base {
     this.#queue = [];
     for (const call of queue) {
       clearTimeout(call.timer);
-      this.#send(role, call.method, call.args, call.callback, call.control);
+      this.#send(role, call.method, call.args, call.callback, call.control, call.trace);
     }
     const interim = this.#interim;
     if (interim?.role === role) {
@@ -530,7 +540,7 @@ export class ClusterClient extends Base {
         }
         o.logger.warn(`[cluster-share] "${o.name}" (pid ${process.pid}): the leader on ${describeEndpoint(o.endpoint)} answers again and keeps leading; the interim leader hands over to it`);
         this.#emitTakeover('ended');
-        this.#dropRole(role);
+        this.#dropRole(role, 'leaderClosing');
         role.close().catch(err => this.emit('error', err));
         this.#adopt(follower);
         return;
@@ -556,6 +566,9 @@ export class ClusterClient extends Base {
     };
     debug('%s: election (%s) ended in %dms: %s, leader pid %s', event.name, event.reason, event.durationMs, event.role, event.leaderPid ?? 'unknown');
     this.emit('electionEnd', event);
+    if (electionChannel.hasSubscribers) {
+      electionChannel.publish({ name: event.name, pid: process.pid, phase: 'end', reason: event.reason, role: event.role, leaderPid: event.leaderPid, durationMs: event.durationMs });
+    }
     this.emit(event.role === 'leader' ? 'becomeLeader' : 'becomeFollower', event);
   }
 
@@ -573,7 +586,7 @@ export class ClusterClient extends Base {
   // RoleSink: the follower's leader answered nothing for leaderTimeout. Elect an interim leader.
   /** @internal */
   leaderUnresponsive(role: Role, err: Error): void {
-    if (!this.#dropRole(role)) return;
+    if (!this.#dropRole(role, 'leaderUnresponsive')) return;
     this.#takeovers++;
     const silentMs = err instanceof LeaderUnresponsiveError ? err.silentMs : this.#options.leaderTimeout;
     this.emit('leaderUnresponsive', { name: this.#options.name, leaderPid: role.leaderPid, silentMs });
@@ -596,15 +609,16 @@ export class ClusterClient extends Base {
   // the calls already sent are still answered on the old connection.
   /** @internal */
   leaderClosing(role: Role): void {
-    if (!this.#dropRole(role)) return;
+    if (!this.#dropRole(role, 'leaderClosing')) return;
     this.#options.logger.info(`[cluster-share] "${this.#options.name}": the leader is closing; electing its successor`);
     this.#reelect('leaderClosing').catch(error => this.emit('error', error));
   }
 
   /** Stops using `role` if it is the current one (calls queue from now on). Returns whether it was. */
-  #dropRole(role: Role): boolean {
+  #dropRole(role: Role, reason: ElectionReason = 'leaderLost'): boolean {
     if (role !== this.#role || this.#isClosed()) return false;
     this.#role = undefined;
+    this.#traceRole(undefined, reason, undefined);
     if (this.#interim?.role === role) this.#interim = undefined;
     addTraffic(this.#pastTraffic, role.traffic);
     this.#setState('electing');
@@ -629,11 +643,22 @@ export class ClusterClient extends Base {
     }
   }
 
+  /** Publishes a role change on `cluster-share:role` (src/tracing.ts), if anything listens. */
+  #traceRole(role: RoleTraceMessage['role'], reason: RoleTraceMessage['reason'], leaderPid: number | undefined): void {
+    if (!roleChannel.hasSubscribers) return;
+    const message: RoleTraceMessage = { name: this.#options.name, pid: process.pid, role, reason, leaderPid, interim: this.#interim !== undefined && this.#interim.role === this.#role };
+    roleChannel.publish(message);
+  }
+
   // RoleSink: a subscription value.
   /** @internal */
   deliver(key: string, value: unknown): void {
     const sub = this.#subs.get(key);
     if (!sub) return;
+    if (subscriptionChannel.hasSubscribers) {
+      const message: SubscriptionTraceMessage = { name: this.#options.name, pid: process.pid, key, role: this.#role?.kind, listeners: sub.listeners.length };
+      subscriptionChannel.publish(message);
+    }
     this.#values.set(key, value);
     this.#clearSubscribeTimer(key);
     for (const listener of sub.listeners.slice()) this.#callListener(listener, value);
@@ -705,8 +730,22 @@ export class ClusterClient extends Base {
    * Without: oneway (no answer, failures are logged).
    */
   [symbols.invoke](method: string, args: unknown[], callback?: InvokeCallback, call?: Readonly<CallOptions>): void {
+    // Tracing (src/tracing.ts): nothing is built unless an instrumentation listens.
+    if (!invokeTraced()) {
+      this.#invoke(method, args, callback, call, undefined);
+      return;
+    }
+    const role = this.#role;
+    const trace: InvokeTraceMessage = {
+      name: this.#options.name, method, oneway: !callback, role: role?.kind ?? 'electing', pid: process.pid, leaderPid: role?.leaderPid, carrier: {}, args,
+    };
+    if (callback) invokeChannel.traceCallback(this.#invoke, 2, trace, this, method, args, callback, call, trace);
+    else invokeChannel.traceSync(this.#invoke, trace, this, method, args, undefined, call, trace);
+  }
+
+  readonly #invoke = (method: string, args: unknown[], callback: InvokeCallback | undefined, call: Readonly<CallOptions> | undefined, trace: InvokeTraceMessage | undefined): void => {
     if (this.#isClosed()) {
-      this.#invokeAfterClose(method, args, callback);
+      this.#invokeAfterClose(method, args, callback, trace);
       return;
     }
     let control: CallControl | undefined;
@@ -723,7 +762,7 @@ export class ClusterClient extends Base {
     if (current instanceof FollowerRole) current.dropIfStale();
     const role = this.#role;
     if (role) {
-      this.#send(role, method, args, callback, control);
+      this.#send(role, method, args, callback, control, trace);
       return;
     }
     const startError = this.#startError;
@@ -734,8 +773,8 @@ export class ClusterClient extends Base {
       else process.nextTick(() => this.emit('error', startError));
       return;
     }
-    this.#enqueue(method, args, callback, control);
-  }
+    this.#enqueue(method, args, callback, control, trace);
+  };
 
   /**
    * A call after close. A client that held the DataClient (leader, single mode) hands it to that
@@ -743,10 +782,10 @@ export class ClusterClient extends Base {
    * "after client closed"). A follower has none: the call fails with ERR_CLUSTER_CLIENT_CLOSED,
    * through its callback or promise, or as an 'error' event for a oneway call. Never silently.
    */
-  #invokeAfterClose(method: string, args: unknown[], callback: InvokeCallback | undefined): void {
+  #invokeAfterClose(method: string, args: unknown[], callback: InvokeCallback | undefined, trace: InvokeTraceMessage | undefined): void {
     const role = this.#closedRole;
     if (role) {
-      this.#send(role, method, args, callback, undefined);
+      this.#send(role, method, args, callback, undefined, trace);
       return;
     }
     const err = new ClientClosedError(this.#options.name, `${method} called after close`);
@@ -764,7 +803,7 @@ export class ClusterClient extends Base {
   }
 
   /** No leader now: the call waits for the next one, at most responseTimeout (or its own timeout). */
-  #enqueue(method: string, args: unknown[], callback: InvokeCallback | undefined, control: CallControl | undefined): void {
+  #enqueue(method: string, args: unknown[], callback: InvokeCallback | undefined, control: CallControl | undefined, trace: InvokeTraceMessage | undefined): void {
     const { responseTimeout } = this.#options;
     const unqueue = (): void => {
       const index = this.#queue.indexOf(queued);
@@ -776,6 +815,7 @@ export class ClusterClient extends Base {
       args,
       callback,
       control,
+      trace,
       // A call with its own timeout is bounded by that timer alone.
       timer: control?.hasTimeout ? undefined : setTimeout(() => {
         unqueue();
@@ -789,18 +829,33 @@ export class ClusterClient extends Base {
     this.#queue.push(queued);
   }
 
-  #send(role: Role, method: string, args: unknown[], callback: InvokeCallback | undefined, control: CallControl | undefined): void {
+  #send(role: Role, method: string, args: unknown[], callback: InvokeCallback | undefined, control: CallControl | undefined, trace: InvokeTraceMessage | undefined): void {
+    let carrier: Record<string, string> | undefined;
+    if (trace) {
+      trace.role = role.kind;
+      trace.leaderPid = role.leaderPid;
+      carrier = this.#wireCarrier(trace.carrier);
+    }
     if (control) {
       if (control.settled) return;
-      if (callback) control.sent(role, role.invoke(method, args, control.settle, control.roleTimeout()));
+      if (callback) control.sent(role, role.invoke(method, args, control.settle, control.roleTimeout(), carrier));
       else {
         control.settle(null);
-        role.invokeOneway(method, args);
+        role.invokeOneway(method, args, carrier);
       }
       return;
     }
-    if (callback) role.invoke(method, args, callback);
-    else role.invokeOneway(method, args);
+    if (callback) role.invoke(method, args, callback, undefined, carrier);
+    else role.invokeOneway(method, args, carrier);
+  }
+
+  /** The carrier a tracing subscriber filled, as it may be sent; a bad one is dropped (warned once per client). */
+  #wireCarrier(carrier: unknown): Record<string, string> | undefined {
+    return checkCarrier(carrier, why => {
+      if (this.#badCarrierSaid) return;
+      this.#badCarrierSaid = true;
+      this.#options.logger.warn(`[cluster-share] "${this.#options.name}": a tracing subscriber's carrier is not sent: ${why}`);
+    });
   }
 
   #failQueue(makeError: (call: QueuedCall) => Error): void {
@@ -885,7 +940,7 @@ export class ClusterClient extends Base {
    */
   #stepDown(reason: 'leaderClosing' | 'takenOver' = 'leaderClosing'): void {
     const role = this.#role;
-    if (!(role instanceof LeaderRole) || !this.#dropRole(role)) return;
+    if (!(role instanceof LeaderRole) || !this.#dropRole(role, reason)) return;
     this.#options.logger.warn(`[cluster-share] "${this.#options.name}": the leader steps down; electing again`);
     this.emit('close');
     const closed = role.close().catch(err => this.emit('error', err));
@@ -939,6 +994,7 @@ export class ClusterClient extends Base {
   }
 
   async #close(): Promise<void> {
+    if (this.#role) this.#traceRole(undefined, 'closed', undefined);
     this.#setState('closed');
     openClients.delete(this);
     releaseChannelIdentity(this.#channelKey);

@@ -23,6 +23,14 @@ import type { Role, RoleKind, RoleSink } from './role.js';
 
 const debug = debuglog('cluster-share:follower');
 
+/**
+ * The connection object of an invoke. `carrier` (our extension, only when a tracing subscriber
+ * filled it) carries the caller's trace context to the leader; 3.x leaders ignore it.
+ */
+function invokeHead(method: string, args: unknown[], oneway: boolean, carrier: Record<string, string> | undefined): { type: string; [field: string]: unknown } {
+  return carrier ? { type: 'invoke', method, argLength: args.length, oneway, carrier } : { type: 'invoke', method, argLength: args.length, oneway };
+}
+
 /** How often a follower checks its leader: a sixth of leaderTimeout, between 20 and 500 ms. */
 function watchdogPeriod(leaderTimeout: number): number {
   return Math.max(20, Math.min(500, Math.floor(leaderTimeout / 6)));
@@ -373,11 +381,11 @@ export class FollowerRole implements Role, ConnectionHandler {
     clearInterval(this.#watchdog);
   }
 
-  invoke(method: string, args: unknown[], callback: InvokeCallback, timeout = this.options.responseTimeout): number {
+  invoke(method: string, args: unknown[], callback: InvokeCallback, timeout = this.options.responseTimeout, carrier?: Record<string, string>): number {
     const id = nextRequestId();
     let buf: Buffer;
     try {
-      buf = this.#checkSize(encodePacket(id, false, timeout, { type: 'invoke', method, argLength: args.length, oneway: false }, encodeInvokeArgs(args, this.#codec)), method);
+      buf = this.#checkSize(encodePacket(id, false, timeout, invokeHead(method, args, false, carrier), encodeInvokeArgs(args, this.#codec)), method);
     } catch (err) {
       process.nextTick(callback, err);
       return 0;
@@ -402,8 +410,8 @@ export class FollowerRole implements Role, ConnectionHandler {
     if (this.conn.forget(id)) this.#inFlight--;
   }
 
-  invokeOneway(method: string, args: unknown[]): void {
-    this.conn.write(this.#checkSize(encodePacket(nextRequestId(), false, this.options.responseTimeout, { type: 'invoke', method, argLength: args.length, oneway: true }, encodeInvokeArgs(args, this.#codec)), method));
+  invokeOneway(method: string, args: unknown[], carrier?: Record<string, string>): void {
+    this.conn.write(this.#checkSize(encodePacket(nextRequestId(), false, this.options.responseTimeout, invokeHead(method, args, true, carrier), encodeInvokeArgs(args, this.#codec)), method));
   }
 
   /** A packet the leader would refuse (and drop this connection for) is not sent: only this call fails. */

@@ -17,6 +17,7 @@ import type { ChannelHandler, PortServer } from '../transport/port-server.js';
 import type { DataClientHost, Subscriber } from './host.js';
 import { LocalRole } from './local.js';
 import type { RoleKind, RoleSink } from './role.js';
+import { checkCarrier, serveChannel, type ServeTraceMessage, serveTraced } from '../tracing.js';
 
 const debug = debuglog('cluster-share:leader');
 
@@ -215,7 +216,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     const link = this.#links.get(conn)!;
     this.#inFlight++;
     link.inFlight++;
-    this.host.invoke(method, args, (err, result) => {
+    const done = (err: unknown, result?: unknown): void => {
       link.inFlight--;
       this.#settle();
       if (err) this.#emitError(new FollowerCallError(name, method, link.pid, err));
@@ -229,8 +230,21 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
         data = codec.encode(serializeError(encodeErr));
       }
       this.#answer(conn, packet, success, data);
-    });
+    };
+    // Tracing (src/tracing.ts): the caller's carrier, validated, continues its trace here.
+    if (!serveTraced()) {
+      this.host.invoke(method, args, done);
+      return;
+    }
+    const trace: ServeTraceMessage = {
+      name, method, oneway, role: 'leader', pid: process.pid, followerPid: link.pid, carrier: checkCarrier(connObj.carrier) ?? {}, args,
+    };
+    serveChannel.traceCallback(this.#invokeHost, 2, trace, this, method, args, done);
   }
+
+  readonly #invokeHost = (method: string, args: unknown[], callback: (err: unknown, result?: unknown) => void): void => {
+    this.host.invoke(method, args, callback);
+  };
 
   /** Traffic with every follower this leader served, present and past. */
   override get traffic(): Traffic {

@@ -37,11 +37,12 @@ export interface Role {
   /**
    * Calls `method`; `callback` gets the answer, or an error after `timeout` ms (default
    * responseTimeout). Returns an id for `forget()` (0 if the call failed before it was sent).
+   * `carrier` is a tracing subscriber's context (src/tracing.ts), sent along to a leader.
    */
-  invoke(method: string, args: unknown[], callback: InvokeCallback, timeout?: number): number;
+  invoke(method: string, args: unknown[], callback: InvokeCallback, timeout?: number, carrier?: Record<string, string>): number;
   /** Stops waiting for call `id`: its callback is not called and a late answer is dropped. */
   forget(id: number): void;
-  invokeOneway(method: string, args: unknown[]): void;
+  invokeOneway(method: string, args: unknown[], carrier?: Record<string, string>): void;
   subscribe(key: string, reg: unknown): void;
   unSubscribe(key: string, reg: unknown): void;
   publish(reg: unknown): void;
