@@ -96,7 +96,7 @@ describe('codec negotiation', () => {
 
     const fast = await RawPeer.connect(port);
     const fastAnswer = await fast.request({ type: 'register_channel', channelName: 'FixtureClient', codecs: ['zstd-someday', 'tagged-v1'] });
-    assert.deepEqual(fastAnswer.connObj, { type: 'register_channel_res', codec: 'tagged-v1', pid: process.pid }, 'a cluster-share follower also learns who leads');
+    assert.deepEqual(fastAnswer.connObj, { type: 'register_channel_res', codec: 'tagged-v1', pid: process.pid, acks: false }, 'a cluster-share follower also learns who leads, and that pushes need no acknowledgement');
     // The register answer itself is always in serialize-json: the follower switches after it.
     assert.deepEqual(serializeJsonCodec.decode(fastAnswer.data!), { success: true });
     const map = new Map<string, unknown>([['a', 1n], ['b', new Set([1])]]);
@@ -116,7 +116,7 @@ describe('codec negotiation', () => {
 
     const unknown = await RawPeer.connect(port);
     const unknownAnswer = await unknown.request({ type: 'register_channel', channelName: 'FixtureClient', codecs: ['nope', 42] });
-    assert.deepEqual(unknownAnswer.connObj, { type: 'register_channel_res', pid: process.pid }, 'nothing in common: serialize-json');
+    assert.deepEqual(unknownAnswer.connObj, { type: 'register_channel_res', pid: process.pid, acks: false }, 'nothing in common: serialize-json');
 
     for (const peer of [fast, plain, unknown]) peer.socket.destroy();
     await close(leader);

@@ -72,6 +72,8 @@ export class FollowerRole implements Role, ConnectionHandler {
   #closing: Promise<void> | undefined;
   /** The leader's pid, if it said (our extension of register_channel_res). */
   #leaderPid: number | undefined;
+  /** Whether pushed values are acknowledged (subscribe_result_res): unless the leader said `acks: false`. */
+  #ackPushes = true;
   /** Calls sent and not answered (heartbeats not counted). */
   #inFlight = 0;
 
@@ -281,6 +283,7 @@ export class FollowerRole implements Role, ConnectionHandler {
           const chosen = connObj.codec;
           this.#codec = codecs.find(c => c.name === chosen) ?? this.options.transcode;
           this.#leaderPid = readPid(connObj.pid);
+          this.#ackPushes = connObj.acks !== false;
           debug('%s: registered, codec %s', name, chosen ?? 'default');
           this.#registered = true;
           return settle(undefined);
@@ -447,8 +450,8 @@ export class FollowerRole implements Role, ConnectionHandler {
       this.options.logger.warn(`[cluster-share] follower "${this.options.name}": unknown packet type ${JSON.stringify(connObj.type)} from the leader; ignored`);
       return;
     }
-    // Acknowledge as 3.x followers do (a 3.x leader waits for it).
-    conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'subscribe_result_res' }));
+    // Acknowledge as 3.x followers do (a 3.x leader waits for it); a cluster-share leader said it need not.
+    if (this.#ackPushes) conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'subscribe_result_res' }));
     let value: unknown;
     try {
       value = this.#decode(packet.data, `subscription value for ${String(connObj.key)}`);

@@ -49,11 +49,46 @@ class FollowerLink implements Subscriber {
    * A value the follower would refuse (maxFrameSize) is not sent; the caller is told.
    */
   deliver(key: string, data: Buffer): void {
-    const head = encodePacketHead(nextRequestId(), false, this.timeout, { type: 'subscribe_result', key }, data.length);
-    if (head.length + data.length > this.maxFrameSize) throw new FrameTooLargeError(`the subscription value for ${key}`, head.length + data.length, this.maxFrameSize);
-    this.conn.write(head, 0);
-    this.conn.write(data);
+    const packet = pushPacket(key, data, this.timeout);
+    if (packet.size > this.maxFrameSize) throw new FrameTooLargeError(`the subscription value for ${key}`, packet.size, this.maxFrameSize);
+    const [first, second] = packet.parts;
+    if (second) {
+      this.conn.writeNow(first!, 0);
+      this.conn.writeNow(second);
+    } else {
+      this.conn.writeNow(first!);
+    }
   }
+}
+
+/** A pushed value at most this large goes out as one buffer (copied once); a larger one as head + shared data. */
+const SINGLE_WRITE_MAX = 64 * 1024;
+
+/** The subscribe_result packet of one value, built once and written to every follower. */
+interface PushPacket {
+  key: string;
+  timeout: number;
+  size: number;
+  parts: Buffer[];
+}
+
+/** Keyed by the value's encoded bytes, which the host shares among the followers of one codec. */
+const pushPackets = new WeakMap<Buffer, PushPacket>();
+
+/**
+ * The packet that pushes `data` for `key`, the same bytes for every follower: its request id is
+ * never answered to anything that waits (followers' acknowledgements are not tracked), so one id
+ * serves them all.
+ */
+function pushPacket(key: string, data: Buffer, timeout: number): PushPacket {
+  const cached = pushPackets.get(data);
+  if (cached && cached.key === key && cached.timeout === timeout) return cached;
+  const id = nextRequestId();
+  const connObj = { type: 'subscribe_result', key };
+  const parts = data.length <= SINGLE_WRITE_MAX ? [encodePacket(id, false, timeout, connObj, data)] : [encodePacketHead(id, false, timeout, connObj, data.length), data];
+  const made: PushPacket = { key, timeout, size: parts.reduce((sum, part) => sum + part.length, 0), parts };
+  pushPackets.set(data, made);
+  return made;
 }
 
 
@@ -123,10 +158,12 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     debug('%s: follower #%d registered (codec %s)', options.name, conn.id, chosen?.name ?? 'default');
     // The answer itself is in the default codec: the follower switches after reading it.
     const answer = (body: unknown, extra?: object): void => {
-      // `pid` is our extension, for cluster-share followers only (they sent `codecs`): a 3.x
-      // follower gets exactly the bytes a 3.x leader sends.
+      // `pid` and `acks` are our extensions, for cluster-share followers only (they sent
+      // `codecs`): a 3.x follower gets exactly the bytes a 3.x leader sends. `acks: false`: this
+      // leader does not need pushed values acknowledged (3.x leaders wait for subscribe_result_res).
       const connObj = !link.knowsClosing ? { type: 'register_channel_res' }
-        : chosen ? { type: 'register_channel_res', codec: chosen.name, pid: process.pid, ...extra } : { type: 'register_channel_res', pid: process.pid, ...extra };
+        : chosen ? { type: 'register_channel_res', codec: chosen.name, pid: process.pid, acks: false, ...extra }
+          : { type: 'register_channel_res', pid: process.pid, acks: false, ...extra };
       conn.write(encodePacket(packet.id, true, packet.timeout, connObj, options.transcode.encode(body)));
     };
     this.host.ready().then(

@@ -144,11 +144,24 @@ export class Connection implements FrameSink {
    * packets `buf` completes (0 for the head of a packet whose data is written next).
    */
   write(buf: Buffer, packets = 1): boolean {
+    return this.#write(buf, packets, true);
+  }
+
+  /**
+   * Writes bytes to the peer at once, without waiting for the end of the tick (unless writes of
+   * this tick are already waiting: they go first). For a packet that goes to many peers in one
+   * loop (a pushed value): each socket gets it the moment it is its turn, in one write.
+   */
+  writeNow(buf: Buffer, packets = 1): boolean {
+    return this.#write(buf, packets, false);
+  }
+
+  #write(buf: Buffer, packets: number, cork: boolean): boolean {
     if (this.#closed || this.socket.destroyed) return false;
     this.lastWriteTime = Date.now();
     this.traffic.bytesOut += buf.length;
     this.traffic.packetsOut += packets;
-    if (!this.#corked) {
+    if (cork && !this.#corked) {
       this.#corked = true;
       this.socket.cork();
       process.nextTick(uncork, this);

@@ -23,7 +23,43 @@ export type PeerUser =
   /** The peer's socket is not listed (it closed meanwhile, or a netns trick): refused. */
   | { unknown: true };
 
-const PROC_FILES = ['/proc/net/tcp', '/proc/net/tcp6'];
+/**
+ * Reads one /proc/net table, one read at a time. A read walks the kernel's whole TCP hash table
+ * (about 2 ms here, however few sockets there are) on libuv's thread pool, so lookups share
+ * reads: one that arrives while a read is under way waits for the next read, which starts after
+ * its connection was accepted and so lists it. However many connections arrive at once, at most
+ * one read per table runs and one more waits.
+ */
+class TableReader {
+  readonly #file: string;
+  #current: Promise<string> | undefined;
+  #next: Promise<string> | undefined;
+  constructor(file: string) {
+    this.#file = file;
+  }
+
+  read(): Promise<string> {
+    if (!this.#current) return this.#start();
+    this.#next ??= this.#current.then(() => undefined, () => undefined).then(() => {
+      this.#next = undefined;
+      return this.#start();
+    });
+    return this.#next;
+  }
+
+  #start(): Promise<string> {
+    const reading = fs.promises.readFile(this.#file, 'latin1');
+    this.#current = reading;
+    reading.then(done, done);
+    const self = this;
+    function done(): void {
+      if (self.#current === reading) self.#current = undefined;
+    }
+    return reading;
+  }
+}
+
+const PROC_TABLES = [new TableReader('/proc/net/tcp'), new TableReader('/proc/net/tcp6')];
 
 /** Port as /proc/net/tcp writes it: 4 upper-case hex digits. */
 function hexPort(port: number): string {
@@ -78,10 +114,10 @@ export async function peerUser(socket: net.Socket): Promise<PeerUser> {
   if (!theirs || !ours) return { unknown: true };
   let readable = 0;
   let lastError: unknown;
-  for (const [index, file] of PROC_FILES.entries()) {
+  for (const [index, reader] of PROC_TABLES.entries()) {
     let table: string;
     try {
-      table = await fs.promises.readFile(file, 'latin1');
+      table = await reader.read();
     } catch (err) {
       lastError = err;
       continue;

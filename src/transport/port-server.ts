@@ -58,6 +58,8 @@ interface HeldRegistration {
 }
 
 const servers = new Map<string, PortServer>();
+/** How long a refused connection stays open after its answer (a 3.x follower reconnects when it closes). */
+const REFUSED_CLOSE_DELAY = 1_000;
 /** Users already reported as refused, and whether "cannot check users" was said (once per process). */
 const reportedUids = new Set<number | undefined>();
 let reportedUnchecked = false;
@@ -174,6 +176,9 @@ export class PortServer implements ConnectionHandler {
     if (this.#legacyEntry) forgetPort(this.#legacyEntry);
     for (const conn of this.#unregistered) conn.destroy();
     this.#unregistered.clear();
+    // Refused connections go too: another user's idle connection must not hold up the close.
+    for (const conn of this.#refused.keys()) conn.destroy();
+    this.#refused.clear();
     this.#observers.clear();
     for (const held of this.#held.values()) for (const registration of held) clearTimeout(registration.timer);
     this.#held.clear();
@@ -194,7 +199,8 @@ export class PortServer implements ConnectionHandler {
       socket.destroy();
       return;
     }
-    if (this.endpoint.path !== undefined) {
+    // A unix socket is protected by its file mode; `allowedUsers: ['*']` asks for no check (3.x).
+    if (this.endpoint.path !== undefined || this.#settings.allowedUsers === 'any') {
       this.#admit(socket, undefined);
       return;
     }
@@ -279,7 +285,9 @@ export class PortServer implements ConnectionHandler {
       const error = serializeError(refused);
       if (connObj.type === STATUS) conn.write(encodePacket(packet.id, true, packet.timeout, { type: STATUS_RES, success: false }, Buffer.from(JSON.stringify({ error }))));
       else if (connObj.type === 'register_channel') conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'register_channel_res' }, this.#settings.transcode.encode({ success: false, error })));
-      conn.end();
+      // Closed a little later: a cluster-client 3.x follower reconnects the moment its connection
+      // closes, and would otherwise make the leader look up its user in a tight loop.
+      setTimeout(() => conn.end(), REFUSED_CLOSE_DELAY).unref();
       return;
     }
     // A heartbeat before registration is answered: it is how a follower tells a leader that is
