@@ -191,7 +191,7 @@ export function checkCarrier(carrier: unknown, why?: (reason: string) => void): 
   let bytes = 0;
   const clean: Record<string, string> = {};
   for (const [key, value] of entries) {
-    if (!CARRIER_NAME.test(key)) {
+    if (!CARRIER_NAME.test(key) || key === '__proto__') {
       why?.(`entry name ${JSON.stringify(key.slice(0, 80))} is not 1-64 characters out of A-Za-z0-9_.-`);
       return undefined;
     }

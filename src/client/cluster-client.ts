@@ -656,7 +656,9 @@ export class ClusterClient extends Base {
     const sub = this.#subs.get(key);
     if (!sub) return;
     if (subscriptionChannel.hasSubscribers) {
-      const message: SubscriptionTraceMessage = { name: this.#options.name, pid: process.pid, key, role: this.#role?.kind, listeners: sub.listeners.length };
+      const message: SubscriptionTraceMessage = {
+        name: this.#options.name, pid: process.pid, key: key.slice(SUBSCRIPTION_KEY_PREFIX.length), role: this.#role?.kind, listeners: sub.listeners.length,
+      };
       subscriptionChannel.publish(message);
     }
     this.#values.set(key, value);
@@ -834,7 +836,8 @@ export class ClusterClient extends Base {
     if (trace) {
       trace.role = role.kind;
       trace.leaderPid = role.leaderPid;
-      carrier = this.#wireCarrier(trace.carrier);
+      // Only a follower sends it; in this process the subscribers share the message already.
+      if (role.kind === 'follower') carrier = this.#wireCarrier(trace.carrier);
     }
     if (control) {
       if (control.settled) return;
@@ -851,11 +854,18 @@ export class ClusterClient extends Base {
 
   /** The carrier a tracing subscriber filled, as it may be sent; a bad one is dropped (warned once per client). */
   #wireCarrier(carrier: unknown): Record<string, string> | undefined {
-    return checkCarrier(carrier, why => {
+    const refuse = (why: string): void => {
       if (this.#badCarrierSaid) return;
       this.#badCarrierSaid = true;
       this.#options.logger.warn(`[cluster-share] "${this.#options.name}": a tracing subscriber's carrier is not sent: ${why}`);
-    });
+    };
+    try {
+      return checkCarrier(carrier, refuse);
+    } catch (err) {
+      // A getter or Proxy of the subscriber's that throws: the call goes on without the carrier.
+      refuse(`reading it threw ${(err as Error)?.message ?? err}`);
+      return undefined;
+    }
   }
 
   #failQueue(makeError: (call: QueuedCall) => Error): void {

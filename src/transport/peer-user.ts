@@ -48,7 +48,9 @@ class TableReader {
   }
 
   #start(): Promise<string> {
-    const reading = fs.promises.readFile(this.#file, 'latin1');
+    // fs.readFile, not fs.promises.readFile: on Node 18 the latter stops after the first 4 KiB
+    // of a /proc file (it reports size 0), so most sockets would not be found.
+    const reading = new Promise<string>((resolve, reject) => fs.readFile(this.#file, 'latin1', (err, text) => (err ? reject(err) : resolve(text))));
     this.#current = reading;
     reading.then(done, done);
     const self = this;

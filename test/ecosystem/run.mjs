@@ -4,7 +4,7 @@
 //
 //   node test/ecosystem/run.mjs [project...] [--no-build] [--no-install]
 //
-// For each sub-project (api-client, egg3, egg4, types by default): `npm ci` from its committed
+// For each sub-project (api-client, egg3, egg4, types, otel by default): `npm ci` from its committed
 // package-lock.json (which packs THIS checkout as node_modules/cluster-client: install-links),
 // then its node:test files (test/*.test.mjs) with `node --test`.
 //   --no-build    do not run `npm run build` in the repository first (CI: `npm test` just built)
@@ -33,6 +33,8 @@ const PROJECTS = {
   egg4: { forceExit: true },
   // The packed package's .d.ts files in a strict TypeScript consumer (today's toolchain).
   types: { forceExit: false },
+  // OpenTelemetry over cluster-share's diagnostics_channel tracing: one trace across two processes.
+  otel: { forceExit: false },
 };
 const FILE_TIMEOUT_MS = 300_000; // one test (a step of a suite)
 const PROJECT_WATCHDOG_MS = 600_000; // a whole `node --test` run, hung or not
