@@ -25,6 +25,8 @@
 // an implementation arrives, and answers { id, cmd, args } with { id, ... }.
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import { frame, readFrames } from './lib/bare.mjs';
+import { serveCommands } from './lib/commands.mjs';
 import { BenchClient } from './lib/data-clients.mjs';
 import { text } from './lib/values.mjs';
 
@@ -61,32 +63,7 @@ class FanoutClient extends BenchClient {
 }
 
 // ------------------------------------------------------------------------------- the floor
-/** [uint32 BE length][UTF-8 JSON] */
-function frame(message) {
-  const json = JSON.stringify(message);
-  const length = Buffer.byteLength(json);
-  const buf = Buffer.allocUnsafe(4 + length);
-  buf.writeUInt32BE(length, 0);
-  buf.write(json, 4);
-  return buf;
-}
-
-/** Calls onMessage(parsed JSON) for every complete frame received on the socket. */
-function readFrames(socket, onMessage) {
-  let pending = null;
-  socket.on('data', chunk => {
-    const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-    let offset = 0;
-    while (buf.length - offset >= 4) {
-      const length = buf.readUInt32BE(offset);
-      if (buf.length - offset - 4 < length) break;
-      const message = JSON.parse(buf.toString('utf8', offset + 4, offset + 4 + length));
-      offset += 4 + length;
-      onMessage(message);
-    }
-    pending = offset === buf.length ? null : buf.subarray(offset);
-  });
-}
+// frame() and readFrames(): the bare floor's framing, shared with benchmark/lib/bare.mjs.
 
 const floorStats = { acks: 0 };
 
@@ -236,16 +213,7 @@ const commands = {
   },
 };
 
-process.on('message', async message => {
-  const handler = commands[message.cmd];
-  if (!handler) return send({ id: message.id, error: `unknown command ${message.cmd}` });
-  try {
-    const result = await handler(message.args ?? {});
-    send({ id: message.id, ...result });
-  } catch (err) {
-    send({ id: message.id, error: String(err?.stack ?? err) });
-  }
-});
+serveCommands(commands, send);
 
 // ---------------------------------------------------------------------------------- start
 try {

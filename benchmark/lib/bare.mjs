@@ -18,7 +18,7 @@
 import net from 'node:net';
 
 /** [uint32 length][JSON] */
-function frame(message) {
+export function frame(message) {
   const json = JSON.stringify(message);
   const length = Buffer.byteLength(json);
   const buf = Buffer.allocUnsafe(4 + length);
@@ -28,10 +28,10 @@ function frame(message) {
 }
 
 /** Calls onMessage(parsed JSON) for every complete frame received on the socket. */
-function readFrames(socket, onMessage) {
+export function readFrames(socket, onMessage) {
   let pending = null;
   socket.on('data', chunk => {
-    let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
     let offset = 0;
     while (buf.length - offset >= 4) {
       const length = buf.readUInt32BE(offset);

@@ -17,6 +17,7 @@ import net from 'node:net';
 import { BenchClient, ConfigClient } from './data-clients.mjs';
 import { text } from './values.mjs';
 import { Histogram } from './histogram.mjs';
+import { serveCommands } from './commands.mjs';
 
 const nowUs = () => Number(process.hrtime.bigint()) / 1000;
 const startedAt = nowUs();
@@ -386,16 +387,7 @@ const commands = {
   },
 };
 
-process.on('message', async message => {
-  const handler = commands[message.cmd];
-  if (!handler) return send({ id: message.id, error: `unknown command ${message.cmd}` });
-  try {
-    const result = await handler(message.args ?? {});
-    send({ id: message.id, ...result });
-  } catch (err) {
-    send({ id: message.id, error: String(err?.stack ?? err) });
-  }
-});
+serveCommands(commands, send);
 
 // ---------------------------------------------------------------------------------- start
 try {

@@ -41,13 +41,7 @@ export function instrumentClusterShare({ tracer = trace.getTracer('cluster-share
       const parent = context.active(); // the caller's context: start runs inside the call
       const span = tracer.startSpan(`${message.name}/${message.method}`, {
         kind: SpanKind.CLIENT,
-        attributes: {
-          'rpc.system': 'cluster-share',
-          'rpc.service': message.name,
-          'rpc.method': message.method,
-          'cluster_share.oneway': message.oneway,
-          'process.pid': message.pid,
-        },
+        attributes: rpcAttributes(message),
       }, parent);
       spans.set(message, span);
       propagation.inject(trace.setSpan(parent, span), message.carrier);
@@ -68,11 +62,7 @@ export function instrumentClusterShare({ tracer = trace.getTracer('cluster-share
       const span = tracer.startSpan(`${message.name}/${message.method}`, {
         kind: SpanKind.SERVER,
         attributes: {
-          'rpc.system': 'cluster-share',
-          'rpc.service': message.name,
-          'rpc.method': message.method,
-          'cluster_share.oneway': message.oneway,
-          'process.pid': message.pid,
+          ...rpcAttributes(message),
           ...(message.followerPid !== undefined ? { 'cluster_share.follower_pid': message.followerPid } : {}),
         },
       }, parent);
@@ -90,5 +80,16 @@ export function instrumentClusterShare({ tracer = trace.getTracer('cluster-share
   return () => {
     invokeChannel.unsubscribe(invoke);
     serveChannel.unsubscribe(serve);
+  };
+}
+
+/** The span attributes both sides share (OpenTelemetry's RPC conventions). */
+function rpcAttributes(message) {
+  return {
+    'rpc.system': 'cluster-share',
+    'rpc.service': message.name,
+    'rpc.method': message.method,
+    'cluster_share.oneway': message.oneway,
+    'process.pid': message.pid,
   };
 }
