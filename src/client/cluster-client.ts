@@ -226,6 +226,8 @@ export class ClusterClient extends Base {
   /** The rendezvous this client elected an interim leader on last (the role is set once it is ready). */
   #interimCandidate: { server: PortServer; rendezvous: string } | undefined;
   #takeovers = 0;
+  /** This client led or followed a cluster-share leader: its group can take over from a hung leader. */
+  #knowsClusterShare = false;
   /** Said once: a tracing subscriber's carrier could not be sent. */
   #badCarrierSaid = false;
   #takenOver = 0;
@@ -378,11 +380,12 @@ export class ClusterClient extends Base {
       }
       try {
         this.#electionStep = 'registering';
-        return await FollowerRole.connect(o, this, this.#names.publish, this.#identity, Math.max(1, deadline - Date.now()), this.#stopElecting.signal);
+        return await FollowerRole.connect(o, this, this.#names.publish, this.#identity, Math.max(1, deadline - Date.now()), this.#stopElecting.signal, false, this.#knowsClusterShare);
       } catch (err) {
         if (err instanceof LeaderUnresponsiveError) {
-          // The port's holder is hung and an interim leader serves on the rendezvous: join it.
-          this.#viaRendezvous = 'follow';
+          // The port's holder is hung: join the interim leader on the rendezvous, or (a client
+          // whose group is cluster-share: its interim leader died, say) elect one.
+          this.#viaRendezvous = this.#knowsClusterShare ? 'claim' : 'follow';
           lastError = err;
           continue;
         }
@@ -475,6 +478,8 @@ export class ClusterClient extends Base {
   /** Makes `role` current: replays subscriptions and publications, then sends queued calls. */
   #adopt(role: Role): void {
     this.#role = role;
+    // Led, or followed a leader that said its pid: a cluster-share group, whose members take over.
+    if (role.kind !== 'local' && role.leaderPid !== undefined) this.#knowsClusterShare = true;
     this.#viaRendezvous = undefined;
     const candidate = this.#interimCandidate;
     this.#interimCandidate = undefined;

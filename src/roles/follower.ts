@@ -94,7 +94,7 @@ export class FollowerRole implements Role, ConnectionHandler {
    */
   static async connect(
     options: ResolvedOptions, sink: RoleSink, publishMethod: string | undefined, identity: DataClientIdentity, connectTimeout: number, signal: AbortSignal,
-    takeover = false,
+    takeover = false, mayTakeOver = false,
   ): Promise<FollowerRole> {
     const socket = await connectSocket(options.endpoint, connectTimeout, {
       signal,
@@ -107,7 +107,7 @@ export class FollowerRole implements Role, ConnectionHandler {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (signal.aborted) onAbort();
-      await role.#register(Date.now() + connectTimeout, identity, takeover);
+      await role.#register(Date.now() + connectTimeout, identity, takeover, mayTakeOver);
     } catch (err) {
       role.conn.destroy();
       throw signal.aborted ? closed() : err;
@@ -195,7 +195,7 @@ export class FollowerRole implements Role, ConnectionHandler {
    * meanwhile answers it and this process follows at once. If it never answers, the
    * registration fails with ERR_CLUSTER_CONNECT_TIMEOUT, saying the peer was silent.
    */
-  #register(probeDeadline: number, identity: DataClientIdentity, takeover: boolean): Promise<void> {
+  #register(probeDeadline: number, identity: DataClientIdentity, takeover: boolean, mayTakeOver: boolean): Promise<void> {
     const { name, maxWaitTime, codecs, port, path, secret } = this.options;
     // The leader answers only once its DataClient is ready: wait up to maxWaitTime for that.
     // Its server holds a registration for an unknown channel for the `timeout` we send, so we
@@ -228,9 +228,13 @@ export class FollowerRole implements Role, ConnectionHandler {
       const rendezvousCheck = leaderTimeout > 0 && !takeover ? setInterval(() => {
         const silent = Date.now() - registeredAt;
         if (this.conn.lastActiveTime !== registeredAt || silent < leaderTimeout) return;
-        const rendezvous = rendezvousOf(this.options.endpoint);
-        if (!('endpoint' in rendezvous) || !fs.existsSync(rendezvous.endpoint.path)) return;
-        refuse(new LeaderUnresponsiveError(name, silent, undefined, 'an interim leader serves meanwhile: joining it'));
+        // A client that knows its group is cluster-share (it led or followed a cluster-share
+        // leader) may elect an interim leader itself; another only joins one that exists.
+        if (!mayTakeOver) {
+          const rendezvous = rendezvousOf(this.options.endpoint);
+          if (!('endpoint' in rendezvous) || !fs.existsSync(rendezvous.endpoint.path)) return;
+        }
+        refuse(new LeaderUnresponsiveError(name, silent, undefined, mayTakeOver ? 'electing an interim leader' : 'an interim leader serves meanwhile: joining it'));
       }, watchdogPeriod(leaderTimeout)) : undefined;
       rendezvousCheck?.unref();
       // Not sent at once: a 3.x leader drops a packet that arrives together with register_channel.
@@ -341,7 +345,8 @@ export class FollowerRole implements Role, ConnectionHandler {
    * down). Every `period` ms: a leader quiet for a period is probed with a heartbeat, which it
    * answers at once however busy its DataClient is; a leader that answered nothing at all for
    * leaderTimeout is hung. A tick that comes late means this process itself was stalled, and what
-   * the leader sent meanwhile is not read yet: it proves nothing, so it is skipped.
+   * the leader sent meanwhile is not read yet: the silence is judged after the sockets were read
+   * (setImmediate runs after the poll phase of this turn of the event loop).
    */
   #startWatchdog(): void {
     const { leaderTimeout } = this.options;
@@ -349,22 +354,28 @@ export class FollowerRole implements Role, ConnectionHandler {
     const period = watchdogPeriod(leaderTimeout);
     let lastTick = Date.now();
     let probing = false;
-    this.#watchdog = setInterval(() => {
-      const now = Date.now();
-      const late = now - lastTick > 2 * period + 50;
-      lastTick = now;
-      if (late || this.#retiring) return;
-      const silentFor = now - this.conn.lastActiveTime;
+    const check = (): void => {
+      if (this.#retiring) return;
+      const silentFor = Date.now() - this.conn.lastActiveTime;
       if (silentFor >= leaderTimeout) {
         this.#unresponsive(silentFor);
         return;
       }
-      if (silentFor < period || probing) return;
+      // Half a period: the leader is probed at least once a period, so a stall shorter than
+      // leaderTimeout minus one period is never taken for a hang.
+      if (silentFor < period / 2 || probing) return;
       probing = true;
       const id = nextRequestId();
       this.conn.request(id, encodePacket(id, false, leaderTimeout, { type: 'heartbeat' }), leaderTimeout, 'heartbeat', () => {
         probing = false;
       });
+    };
+    this.#watchdog = setInterval(() => {
+      const now = Date.now();
+      const late = now - lastTick > 2 * period + 50;
+      lastTick = now;
+      if (late) setImmediate(check);
+      else check();
     }, period);
     this.#watchdog.unref();
   }

@@ -11,10 +11,13 @@ import type { ClientStats, ClusterOptions } from '../../src/index.js';
 import type { FixtureOptions } from '../fixtures/data-client.js';
 import { fromIpc, toIpc } from '../fixtures/ipc-values.js';
 import type {
-  CallOutcome, CallWithOptions, Command, Impl, LoopServed, LoopStats, MemberConfig, MemberState, Resources, RoleEventType, ValueSummary, WireError,
+  CallOutcome, CallWithOptions, Command, Impl, LoopServed, LoopStats, MemberConfig, MemberState, Resources, RoleEventType, TraceOptions, TraceRecord, ValueSummary,
+  WireError,
 } from '../fixtures/member.js';
 
-export type { CallOutcome, CallWithOptions, Impl, MemberState, Resources, RoleEventType, ValueSummary } from '../fixtures/member.js';
+export type {
+  CallOutcome, CallWithOptions, Impl, MemberConfig, MemberState, Resources, RoleEventType, TraceOptions, TraceRecord, ValueSummary,
+} from '../fixtures/member.js';
 
 /** How a member process is started besides its config: its environment, and whether its stderr is captured. */
 export interface MemberIo {
@@ -22,6 +25,17 @@ export interface MemberIo {
   env?: NodeJS.ProcessEnv;
   /** Capture stderr into `member.stderr` instead of passing it through. */
   captureStderr?: boolean;
+  /** Run the member as this user id (the test must be root to set it). Default: this process's. */
+  uid?: number;
+  /** Run the member with this group id (and no supplementary groups). Default: this process's. */
+  gid?: number;
+}
+
+/** An event a member with `reportEvents` reported: its type, payload, and when it came (Date.now() in the member). */
+export interface ClientEvent {
+  type: string;
+  data: Record<string, unknown>;
+  at: number;
 }
 
 /** A role event a member with `reportRoleEvents` reported, with its payload as the member got it. */
@@ -139,6 +153,8 @@ export class Member extends IpcChild {
       stdio: ['ignore', 'inherit', io.captureStderr ? 'pipe' : 'inherit', 'ipc'],
       ...(execArgv ? { execArgv } : {}),
       ...(io.env ? { env: io.env } : {}),
+      ...(io.uid !== undefined ? { uid: io.uid } : {}),
+      ...(io.gid !== undefined ? { gid: io.gid } : {}),
     }));
     this.impl = config.impl ?? 'cluster-share';
     this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -227,6 +243,19 @@ export class Member extends IpcChild {
   /** The role events reported so far (member started with `reportRoleEvents`), in order. */
   roleEvents(): RoleEvent[] {
     return this.messages.filter(m => m.event === 'role').map(m => ({ type: m.type as RoleEventType, data: fromIpc(m.data) as Record<string, unknown> }));
+  }
+
+  /** The client events reported so far (member started with `reportEvents`), of `type` if given, in order. */
+  clientEvents(type?: string): ClientEvent[] {
+    return this.messages
+      .filter(m => m.event === 'clientEvent' && (type === undefined || m.type === type))
+      .map(m => ({ type: String(m.type), data: fromIpc(m.data) as Record<string, unknown>, at: m.at as number }));
+  }
+
+  /** The first client event of `type` (reported from message index `from` on) whose payload matches `match`. */
+  async waitClientEvent(type: string, match: (data: Record<string, unknown>) => boolean = () => true, from = 0): Promise<ClientEvent> {
+    const m = await this.waitFor(x => x.event === 'clientEvent' && x.type === type && match(fromIpc(x.data) as Record<string, unknown>), from);
+    return { type, data: fromIpc(m.data) as Record<string, unknown>, at: m.at as number };
   }
 
   /** Waits until the member reported at least `count` role events; returns them all. */
@@ -318,6 +347,14 @@ export const loopStats = (m: Member): Promise<LoopStats> => m.command({ cmd: 'lo
 export const served = (m: Member): Promise<LoopServed> => m.command({ cmd: 'loopServed' }) as Promise<LoopServed>;
 /** The loop's failed calls, all error codes together. */
 export const failureCount = (s: LoopStats): number => Object.values(s.failures).reduce((a, b) => a + b, 0);
+
+// The fixture's traced call loop (test/fixtures/member.ts): unique ids, paced, every call recorded.
+export const startTrace = (m: Member, options: TraceOptions): Promise<unknown> => m.command({ cmd: 'trace', action: 'start', options });
+/** Stops the trace and waits until every traced call has settled; resolves with the number of records. */
+export const stopTrace = (m: Member): Promise<number> => m.command({ cmd: 'trace', action: 'stop' }) as Promise<number>;
+export const traceRecords = (m: Member, from = 0): Promise<TraceRecord[]> => m.command({ cmd: 'traceRecords', from }) as Promise<TraceRecord[]>;
+/** Resolves with the first traced call that started at or after `since` (Date.now() ms) and succeeded. */
+export const traceServed = (m: Member, since: number): Promise<TraceRecord> => m.command({ cmd: 'traceServed', since }) as Promise<TraceRecord>;
 
 /** Which member leads (asks each one). */
 export async function leaderOf(members: Member[]): Promise<Member[]> {
