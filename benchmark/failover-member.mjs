@@ -18,8 +18,8 @@
 //
 // All times are performance.timeOrigin + performance.now(): wall-clock milliseconds with a
 // fraction, comparable between the processes of one host.
-import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
+import { EchoClient, keptLogger } from './lib/echo.mjs';
 import { performance } from 'node:perf_hooks';
 
 const [impl, portArg, shareUrl] = process.argv.slice(2);
@@ -38,31 +38,9 @@ if (!process.send) {
 process.on('disconnect', () => process.exit(0));
 if (!process.connected) process.exit(0);
 
-/** The shared DataClient: the same class for both implementations. */
-class EchoClient extends EventEmitter {
-  constructor(options = {}) {
-    super();
-    this.options = options;
-  }
-  // cluster-client 3.x and cluster-share both wait for ready(callback) when the class has it.
-  ready(callback) {
-    setImmediate(callback);
-  }
-  async echo(value) {
-    return value;
-  }
-  async pid() {
-    return process.pid;
-  }
-}
 
-// Library warnings (a lost leader, re-init...) are counted, and the last few kept for the parent.
-const logs = [];
-const log = level => (...args) => {
-  logs.push({ at: now(), level, message: args.map(a => (a instanceof Error ? `${a.name}: ${a.message}` : String(a))).join(' ') });
-  if (logs.length > 50) logs.shift();
-};
-const logger = { info() {}, debug() {}, warn: log('warn'), error: log('error') };
+// Library warnings are kept (the last few) for the parent's reports, never printed.
+const { logs, logger } = keptLogger(now);
 const options = { name: 'FailoverBench', port, logger };
 
 let client;
@@ -76,7 +54,7 @@ if (impl === 'cluster-client') {
   console.error(`unknown impl ${impl}`);
   process.exit(1);
 }
-client.on('error', err => log('error')('client error event:', err));
+client.on('error', err => logger.error('client error event:', err));
 
 // ---- successes: a ring buffer of { startedAt, endedAt }, newest at (okCount - 1) % RING ----
 const RING = 1 << 16;

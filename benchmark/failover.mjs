@@ -19,7 +19,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './lib/cli.mjs';
 import {
   IpcChild, cleanup, freePort, machine, median, printTable, resultsDir, roundNumbers, runIfMain, sleep, snapshotClusterShare,
   withinOr,
@@ -39,44 +39,19 @@ const USAGE = `usage: node benchmark/failover.mjs [options]
   --impl I               both | cluster-share | cluster-client (default both)
   --deadline MS          how long a round may take before it is reported stuck (default 60000)`;
 
-let args;
-try {
-  ({ values: args } = parseArgs({
-    options: {
-      followers: { type: 'string', default: '3' },
-      kills: { type: 'string', default: '10' },
-      'kills-reference': { type: 'string' },
-      impl: { type: 'string', default: 'both' },
-      deadline: { type: 'string', default: '60000' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  }));
-} catch (err) {
-  console.error(`${err.message}\n${USAGE}`);
-  process.exit(2);
-}
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const intOption = (name, min) => {
-  const value = Number(args[name]);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`--${name} must be an integer >= ${min}, got ${args[name]}\n${USAGE}`);
-    process.exit(2);
-  }
-  return value;
-};
+const { args, int: intOption, impls } = benchArgs({
+  followers: { type: 'string', default: '3' },
+  kills: { type: 'string', default: '10' },
+  'kills-reference': { type: 'string' },
+  impl: { type: 'string', default: 'both' },
+  deadline: { type: 'string', default: '60000' },
+}, USAGE);
 const FOLLOWERS = intOption('followers', 1);
 const KILLS = intOption('kills', 1);
 if (args['kills-reference'] === undefined) args['kills-reference'] = String(KILLS);
 const KILLS_REFERENCE = intOption('kills-reference', 1);
 const DEADLINE = intOption('deadline', 1000);
-const IMPLS = { both: ['cluster-share', 'cluster-client'], 'cluster-share': ['cluster-share'], 'cluster-client': ['cluster-client'] }[args.impl];
-if (!IMPLS) {
-  console.error(`--impl must be both, cluster-share or cluster-client, got ${args.impl}\n${USAGE}`);
-  process.exit(2);
-}
+const IMPLS = impls();
 /** How long a member may take to become ready, and a group to settle, before we give up on it. */
 const START_DEADLINE = 60_000;
 

@@ -24,7 +24,7 @@
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './lib/cli.mjs';
 import {
   IpcChild, cleanup, freePort, machine, median, printTable, runIfMain, sleep, snapshotClusterShare, withinOr, writeResult,
 } from './lib/harness.mjs';
@@ -42,43 +42,18 @@ const USAGE = `usage: node benchmark/takeover.mjs [options]
   --impl I        both | cluster-share | cluster-client (default both)
   --deadline MS   how long after SIGCONT every follower must have been served (default 30000)`;
 
-let args;
-try {
-  ({ values: args } = parseArgs({
-    options: {
-      followers: { type: 'string', default: '4' },
-      rounds: { type: 'string', default: '3' },
-      stop: { type: 'string', default: '6000' },
-      impl: { type: 'string', default: 'both' },
-      deadline: { type: 'string', default: '30000' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  }));
-} catch (err) {
-  console.error(`${err.message}\n${USAGE}`);
-  process.exit(2);
-}
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const intOption = (name, min) => {
-  const value = Number(args[name]);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`--${name} must be an integer >= ${min}, got ${args[name]}\n${USAGE}`);
-    process.exit(2);
-  }
-  return value;
-};
+const { args, int: intOption, impls } = benchArgs({
+  followers: { type: 'string', default: '4' },
+  rounds: { type: 'string', default: '3' },
+  stop: { type: 'string', default: '6000' },
+  impl: { type: 'string', default: 'both' },
+  deadline: { type: 'string', default: '30000' },
+}, USAGE);
 const FOLLOWERS = intOption('followers', 1);
 const ROUNDS = intOption('rounds', 1);
 const STOP_MS = intOption('stop', 100);
 const DEADLINE = intOption('deadline', 1000);
-const IMPLS = { both: ['cluster-share', 'cluster-client'], 'cluster-share': ['cluster-share'], 'cluster-client': ['cluster-client'] }[args.impl];
-if (!IMPLS) {
-  console.error(`--impl must be both, cluster-share or cluster-client, got ${args.impl}\n${USAGE}`);
-  process.exit(2);
-}
+const IMPLS = impls();
 /** How long a member may take to become ready, and a group to be served, before we give up on it. */
 const START_DEADLINE = 60_000;
 
