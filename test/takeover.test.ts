@@ -13,6 +13,8 @@
  * within 5 s of the resume).
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +29,16 @@ import { within } from './helpers/within.js';
 
 /** leaderTimeout of every group here: small, so the file runs quickly. */
 const LT = 1000;
+
+/** Runs `cluster-share status --port <port> --timeout 500 ...extra` (the built CLI). */
+function statusOf(port: number, extra: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = fileURLToPath(new URL('../../dist/esm/cli.js', import.meta.url));
+  return new Promise(resolve => {
+    execFile(process.execPath, [cli, 'status', '--port', String(port), '--timeout', '500', ...extra], { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 /** The takeover events every member reports. */
 const TAKEOVER_EVENTS = ['leaderUnresponsive', 'takeover', 'takenOver'];
 /** How soon after a stop every other member must complete a call it started after the stop. */
@@ -303,6 +315,15 @@ describe('focused cases', () => {
     const s = await interim.clusterStats();
     assert.equal(s.interim, true, 'stats().interim while it leads on the rendezvous');
     assert.equal(s.role, 'leader');
+    // `cluster-share status` asks the port (no answer: it hangs) and the rendezvous.
+    const status = await statusOf(port, ['--json']);
+    assert.equal(status.code, 0, `status exits 0 while an interim leader serves (stderr: ${status.stderr})`);
+    const json = JSON.parse(status.stdout) as { leader: { pid: number; interimFor?: string } };
+    assert.equal(json.leader.pid, interim.pid, 'the status is the interim leader\'s');
+    assert.equal(json.leader.interimFor, `port ${port}`, 'it says which endpoint\'s holder hangs');
+    const text = await statusOf(port, []);
+    assert.match(text.stdout, /the holder of port \d+ does not answer .*; an interim leader serves meanwhile/);
+    assert.match(text.stdout, new RegExp(`interim leader on socket \\S+ \\(while the holder of port ${port} hangs\\)`));
 
     const killedAt = Date.now();
     await leader.kill('SIGKILL'); // the hung process dies without ever waking
