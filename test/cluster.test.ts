@@ -180,7 +180,11 @@ for (const transport of TRANSPORTS) {
       await leader!.close();
       live.delete(leader!);
       const pids = await Promise.all(followers.map(m => m.invoke('pid')));
-      assert.equal(new Set(pids).size, 1);
+      if (new Set(pids).size !== 1) {
+        // Two leaders: say who thought what, for the log.
+        const seen = await Promise.all(followers.map(async m => ({ pid: m.pid, servedBy: pids[followers.indexOf(m)], stats: await m.clusterStats(), logs: m.logs() })));
+        assert.fail(`the followers were served by different processes: ${JSON.stringify(seen.map(x => ({ pid: x.pid, servedBy: x.servedBy, state: x.stats.state, leaderPid: x.stats.leaderPid, lastElection: x.stats.lastElection, logs: x.logs })))}`);
+      }
       assert.ok(followers.some(m => m.pid === pids[0]));
       await closeAll(followers);
     });

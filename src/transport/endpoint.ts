@@ -115,6 +115,22 @@ function acquireLock(lock: string): boolean {
   }
 }
 
+/**
+ * A socket file this young may belong to a process that has bound it and not called listen()
+ * yet (a moment, but a loaded machine can preempt it between the two): connecting to it is
+ * refused as to a dead one, so it is never taken for stale.
+ */
+const FRESH_SOCKET_MS = 250;
+
+/** Whether the socket file at `path` was made (or changed) less than FRESH_SOCKET_MS ago. */
+function isFresh(path: string): boolean {
+  try {
+    return Date.now() - fs.lstatSync(path).ctimeMs < FRESH_SOCKET_MS;
+  } catch {
+    return false;
+  }
+}
+
 async function listenUnix(path: string): Promise<net.Server | null> {
   const server = await tryListen({ path });
   if (server) return ownerOnly(server, path);
@@ -126,14 +142,14 @@ async function listenUnix(path: string): Promise<net.Server | null> {
     // Gone meanwhile: compete again.
   }
   if (!isSocket) throw Object.assign(new Error(`${path} exists and is not a socket; refusing to replace it`), { code: 'ENOTSOCK' });
-  // A socket file is there: a live leader, or left by a killed one.
-  if (await isLive(path)) return null;
+  // A socket file is there: a live leader, one about to listen, or one left by a killed leader.
+  if (isFresh(path) || await isLive(path)) return null;
   // Stale: reclaim it under a lock, so two processes never both unlink and bind (two leaders).
   // Without the lock this round is lost; the caller competes again shortly.
   const lock = `${path}.lock`;
   if (!acquireLock(lock)) return null;
   try {
-    if (await isLive(path)) return null;
+    if (isFresh(path) || await isLive(path)) return null;
     debug('reclaiming stale socket %s', path);
     try {
       fs.unlinkSync(path);
