@@ -19,25 +19,12 @@
 // All times are performance.timeOrigin + performance.now(): wall-clock milliseconds with a
 // fraction, comparable between the processes of one host.
 import { createRequire } from 'node:module';
-import { EchoClient, keptLogger } from './lib/echo.mjs';
-import { performance } from 'node:perf_hooks';
+import { EchoClient, keptLogger, memberChannel } from './lib/echo.mjs';
 
 const [impl, portArg, shareUrl] = process.argv.slice(2);
 const port = Number(portArg);
-const now = () => performance.timeOrigin + performance.now();
-const send = message => {
-  if (process.connected) process.send(message);
-};
 
-if (!process.send) {
-  console.error('failover-member.mjs is forked by benchmark/failover.mjs; it needs an IPC channel');
-  process.exit(1);
-}
-// The parent went away (even SIGKILLed): nothing left to measure. A parent that died while this
-// module was still loading disconnected before the listener existed: checked again every ms.
-process.on('disconnect', () => process.exit(0));
-if (!process.connected) process.exit(0);
-
+const { now, send } = memberChannel('failover-member.mjs', 'benchmark/failover.mjs');
 
 // Library warnings are kept (the last few) for the parent's reports, never printed.
 const { logs, logger } = keptLogger(now);

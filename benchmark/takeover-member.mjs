@@ -22,26 +22,15 @@
 // All times are performance.timeOrigin + performance.now(): wall-clock milliseconds with a
 // fraction, comparable between the processes of one host.
 import { createRequire } from 'node:module';
-import { EchoClient, keptLogger } from './lib/echo.mjs';
-import { performance } from 'node:perf_hooks';
+import { EchoClient, keptLogger, memberChannel } from './lib/echo.mjs';
 
 const [impl, portArg, shareUrl, optionsArg] = process.argv.slice(2);
 const port = Number(portArg);
 const extra = JSON.parse(optionsArg || '{}');
-const now = () => performance.timeOrigin + performance.now();
-const send = message => {
-  if (process.connected) process.send(message);
-};
 /** Pause between two calls: paced load, about 100 calls per second per member. */
 const PACE_MS = 10;
 
-if (!process.send) {
-  console.error('takeover-member.mjs is forked by benchmark/takeover.mjs; it needs an IPC channel');
-  process.exit(1);
-}
-process.on('disconnect', () => process.exit(0));
-if (!process.connected) process.exit(0);
-
+const { now, send } = memberChannel('takeover-member.mjs', 'benchmark/takeover.mjs');
 
 // Library warnings are kept (the last few) for the parent's reports, never printed.
 const { logs, logger } = keptLogger(now);

@@ -1,6 +1,7 @@
 // What the failover and takeover members share: their DataClient, and a logger that keeps the
 // library's last warnings for the parent's report instead of printing them.
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 
 /** The shared DataClient: the same class for both implementations. */
 export class EchoClient extends EventEmitter {
@@ -28,4 +29,25 @@ export function keptLogger(now) {
     if (logs.length > 50) logs.shift();
   };
   return { logs, logger: { info() {}, debug() {}, warn: log('warn'), error: log('error') } };
+}
+
+/**
+ * The IPC side of a forked member: exits if it was not forked with an IPC channel (naming the
+ * script that forks it), and when the parent goes away (even SIGKILLed). Returns `now()` (ms,
+ * comparable between the processes of one host) and `send()` (drops messages once disconnected).
+ */
+export function memberChannel(script, parent) {
+  if (!process.send) {
+    console.error(`${script} is forked by ${parent}; it needs an IPC channel`);
+    process.exit(1);
+  }
+  // A parent that died while this module was still loading disconnected before the listener existed.
+  process.on('disconnect', () => process.exit(0));
+  if (!process.connected) process.exit(0);
+  return {
+    now: () => performance.timeOrigin + performance.now(),
+    send: message => {
+      if (process.connected) process.send(message);
+    },
+  };
 }
