@@ -2,8 +2,8 @@
  * Incremental frame decoder: bytes in, packets out. No I/O: the owner pushes chunks and
  * receives events on a sink, so tests can feed it one byte at a time.
  *
- * It keeps the received chunks and slices views out of them; it copies only when a packet
- * straddles chunk borders. A header that breaks the limits is fatal (the stream cannot be
+ * It reads packets straight out of the received chunk and hands out views into it; it copies
+ * only when a packet straddles chunk borders. A header that breaks the limits is fatal (the stream cannot be
  * trusted any more: the owner closes the connection). A packet whose JSON connection object
  * does not parse is skipped and reported as non-fatal: the stream is still in sync.
  */
@@ -26,6 +26,9 @@ export interface FrameSink {
   onFrameError(err: ProtocolError, fatal: boolean, id: number, isResponse: boolean): void;
 }
 
+/** A connection object up to this many bytes is remembered for the next packet (see FrameDecoder). */
+const MAX_REMEMBERED_CONN_OBJECT = 256;
+
 export interface FrameDecoderLimits {
   maxFrameSize?: number;
   maxConnObjectSize?: number;
@@ -35,9 +38,19 @@ export class FrameDecoder {
   readonly #sink: FrameSink;
   readonly #maxFrameSize: number;
   readonly #maxConnObjectSize: number;
-  #chunks: Buffer[] = [];
+  /**
+   * The chunk being read, from `#offset` on. Packets are read straight out of it (the usual case:
+   * a chunk holds whole packets, and nothing is copied or queued).
+   */
+  #head: Buffer | undefined;
+  #offset = 0;
+  /** Chunks received after `#head`, waiting (only while a packet straddles chunk borders). */
+  #more: Buffer[] = [];
   #buffered = 0;
   #failed = false;
+  /** The last small flat connection object and its bytes (see #lastConnObj). */
+  #lastConn: ConnObj | undefined;
+  #lastConnBytes: Buffer | undefined;
 
   constructor(sink: FrameSink, limits: FrameDecoderLimits = {}) {
     this.#sink = sink;
@@ -62,7 +75,12 @@ export class FrameDecoder {
   push(chunk: Buffer, limit = Infinity): boolean {
     if (this.#failed) return false;
     if (chunk.length > 0) {
-      this.#chunks.push(chunk);
+      if (this.#head === undefined) {
+        this.#head = chunk;
+        this.#offset = 0;
+      } else {
+        this.#more.push(chunk);
+      }
       this.#buffered += chunk.length;
     }
     return this.drain(limit);
@@ -81,7 +99,9 @@ export class FrameDecoder {
 
   /** Drops buffered bytes (the connection is gone). */
   reset(): void {
-    this.#chunks = [];
+    this.#head = undefined;
+    this.#offset = 0;
+    this.#more = [];
     this.#buffered = 0;
   }
 
@@ -93,97 +113,125 @@ export class FrameDecoder {
 
   /** Decodes one packet if all its bytes are here. Returns false when more bytes are needed. */
   #decodeOne(): boolean {
-    const head = this.#peek(HEADER_LENGTH);
-    const header = readHeader(head);
-    const { id, isResponse } = header;
+    if (this.#head!.length - this.#offset < HEADER_LENGTH) this.#gather(HEADER_LENGTH);
+    let buf = this.#head!;
+    let start = this.#offset;
+    const header = readHeader(buf, start);
+    const { id, isResponse, connLength, dataLength } = header;
     if (header.version !== PROTOCOL_VERSION) {
       this.#fail(`unsupported protocol version ${header.version} (expected ${PROTOCOL_VERSION})`, id, isResponse);
       return false;
     }
-    const kind = head[1];
+    const kind = buf[start + 1];
     if (kind !== PACKET_REQUEST && kind !== PACKET_RESPONSE) {
       this.#fail(`packet kind byte must be 0 (request) or 1 (response), got ${kind}`, id, isResponse);
       return false;
     }
-    if (header.connLength < 0 || header.dataLength < 0) {
-      this.#fail(`negative length in header (connection object ${header.connLength}, data ${header.dataLength})`, id, isResponse);
+    if (connLength < 0 || dataLength < 0) {
+      this.#fail(`negative length in header (connection object ${connLength}, data ${dataLength})`, id, isResponse);
       return false;
     }
-    if (header.connLength > this.#maxConnObjectSize) {
-      this.#fail(`connection object of ${header.connLength} bytes exceeds the limit of ${this.#maxConnObjectSize}`, id, isResponse);
+    if (connLength > this.#maxConnObjectSize) {
+      this.#fail(`connection object of ${connLength} bytes exceeds the limit of ${this.#maxConnObjectSize}`, id, isResponse);
       return false;
     }
-    const frameLength = HEADER_LENGTH + header.connLength + header.dataLength;
+    const frameLength = HEADER_LENGTH + connLength + dataLength;
     if (frameLength > this.#maxFrameSize) {
       this.#fail(`packet of ${frameLength} bytes exceeds maxFrameSize ${this.#maxFrameSize}`, id, isResponse);
       return false;
     }
     if (this.#buffered < frameLength) return false;
-
-    const frame = this.#take(frameLength);
-    const connEnd = HEADER_LENGTH + header.connLength;
-    let connObj: unknown;
-    try {
-      connObj = JSON.parse(frame.toString('utf8', HEADER_LENGTH, connEnd));
-    } catch (err) {
-      this.#sink.onFrameError(new ProtocolError(`connection object of packet #${id} is not valid JSON`, { cause: err }), false, id, isResponse);
-      return true;
+    if (buf.length - start < frameLength) {
+      this.#gather(frameLength);
+      buf = this.#head!;
+      start = 0;
     }
-    if (connObj === null || typeof connObj !== 'object' || Array.isArray(connObj) || typeof (connObj as ConnObj).type !== 'string') {
-      this.#sink.onFrameError(new ProtocolError(`connection object of packet #${id} has no string "type"`), false, id, isResponse);
-      return true;
+
+    // Consume the frame before delivering it (the sink may push or reset).
+    const connEnd = start + HEADER_LENGTH + connLength;
+    const end = start + frameLength;
+    this.#buffered -= frameLength;
+    if (end === buf.length) this.#next();
+    else this.#offset = end;
+
+    let connObj = this.#lastConnObj(buf, start + HEADER_LENGTH, connEnd);
+    if (connObj === undefined) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(buf.toString('utf8', start + HEADER_LENGTH, connEnd));
+      } catch (err) {
+        this.#sink.onFrameError(new ProtocolError(`connection object of packet #${id} is not valid JSON`, { cause: err }), false, id, isResponse);
+        return true;
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || typeof (parsed as ConnObj).type !== 'string') {
+        this.#sink.onFrameError(new ProtocolError(`connection object of packet #${id} has no string "type"`), false, id, isResponse);
+        return true;
+      }
+      connObj = parsed as ConnObj;
+      this.#remember(connObj, buf, start + HEADER_LENGTH, connEnd);
     }
     this.#sink.onPacket({
       id,
       isResponse,
       timeout: header.timeout,
-      connObj: connObj as ConnObj,
-      data: header.dataLength > 0 ? frame.subarray(connEnd) : undefined,
+      connObj,
+      data: dataLength > 0 ? buf.subarray(connEnd, end) : undefined,
     });
     return true;
   }
 
-  /** The first `n` buffered bytes without consuming them (copies only across chunk borders). */
-  #peek(n: number): Buffer {
-    const first = this.#chunks[0]!;
-    if (first.length >= n) return first;
-    this.#merge(n);
-    return this.#chunks[0]!;
+  /**
+   * The connection object of the previous packet, if this packet's JSON is byte for byte the
+   * same (a peer sends the same few again and again: every value pushed for a key, every answer
+   * of one kind). Comparing the bytes costs far less than decoding and parsing them again.
+   */
+  #lastConnObj(buf: Buffer, start: number, end: number): ConnObj | undefined {
+    const last = this.#lastConnBytes;
+    if (last === undefined || last.length !== end - start) return undefined;
+    for (let i = 0; i < last.length; i++) if (last[i] !== buf[start + i]) return undefined;
+    return this.#lastConn;
   }
 
-  /** Consumes and returns exactly `n` bytes: a view when they lie in one chunk. */
-  #take(n: number): Buffer {
-    let first = this.#chunks[0]!;
-    if (first.length < n) {
-      this.#merge(n);
-      first = this.#chunks[0]!;
+  /**
+   * Keeps a small connection object whose fields are all primitive values, frozen: every packet
+   * that repeats its bytes gets this same object (its readers only read it).
+   */
+  #remember(connObj: ConnObj, buf: Buffer, start: number, end: number): void {
+    if (end - start > MAX_REMEMBERED_CONN_OBJECT) return;
+    for (const field in connObj) {
+      const value = connObj[field];
+      if (typeof value === 'object' && value !== null) return;
     }
-    this.#buffered -= n;
-    if (first.length === n) {
-      this.#chunks.shift();
-      return first;
-    }
-    this.#chunks[0] = first.subarray(n);
-    return first.subarray(0, n);
+    this.#lastConn = Object.freeze(connObj);
+    this.#lastConnBytes = Buffer.from(buf.subarray(start, end));
   }
 
-  /** Makes the first chunk at least `n` bytes long by joining the chunks it needs. */
-  #merge(n: number): void {
+  /** `#head` is used up: the next waiting chunk takes its place. */
+  #next(): void {
+    this.#head = this.#more.length > 0 ? this.#more.shift() : undefined;
+    this.#offset = 0;
+  }
+
+  /**
+   * Makes `#head` start with at least `n` bytes (it holds fewer, and at least `n` are buffered):
+   * a packet that straddles chunk borders is copied once, whatever the number of chunks.
+   */
+  #gather(n: number): void {
     const merged = Buffer.allocUnsafe(n);
-    let offset = 0;
-    while (offset < n) {
-      const chunk = this.#chunks[0]!;
-      const want = n - offset;
+    let filled = this.#head!.copy(merged, 0, this.#offset);
+    while (filled < n) {
+      const chunk = this.#more[0]!;
+      const want = n - filled;
       if (chunk.length <= want) {
-        chunk.copy(merged, offset);
-        offset += chunk.length;
-        this.#chunks.shift();
+        filled += chunk.copy(merged, filled);
+        this.#more.shift();
       } else {
-        chunk.copy(merged, offset, 0, want);
-        this.#chunks[0] = chunk.subarray(want);
-        offset = n;
+        chunk.copy(merged, filled, 0, want);
+        this.#more[0] = chunk.subarray(want);
+        filled = n;
       }
     }
-    this.#chunks.unshift(merged);
+    this.#head = merged;
+    this.#offset = 0;
   }
 }

@@ -83,20 +83,53 @@ export function nextRequestId(): number {
   return lastId;
 }
 
+/*
+ * The header's integers, big-endian, with plain byte loads and stores: no call per field (this
+ * runs once per packet, mostly in a process that just woke up, where every call costs).
+ */
+function int32At(buf: Buffer, at: number): number {
+  return (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
+}
+
+function putInt32(buf: Buffer, at: number, value: number): void {
+  buf[at] = value >>> 24;
+  buf[at + 1] = value >>> 16;
+  buf[at + 2] = value >>> 8;
+  buf[at + 3] = value;
+}
+
 function writeHeader(buf: Buffer, isResponse: boolean, id: number, timeout: number, connLength: number, dataLength: number): void {
   buf[0] = PROTOCOL_VERSION;
   buf[1] = isResponse ? PACKET_RESPONSE : PACKET_REQUEST;
   buf[2] = 0;
   buf[3] = 0;
-  buf.writeUInt32BE(Math.floor(id / TWO_POW_32), 4);
-  buf.writeUInt32BE(id >>> 0, 8);
-  buf.writeInt32BE(timeout | 0, 12);
-  buf.writeInt32BE(connLength, 16);
-  buf.writeInt32BE(dataLength, 20);
+  putInt32(buf, 4, Math.floor(id / TWO_POW_32));
+  putInt32(buf, 8, id);
+  putInt32(buf, 12, timeout);
+  putInt32(buf, 16, connLength);
+  putInt32(buf, 20, dataLength);
+}
+
+/**
+ * A connection object already in its wire form (UTF-8 JSON), for a sender that sends the same one
+ * many times (the leader's pushes for one key): encodePacket copies its bytes.
+ */
+export class EncodedConnObj {
+  readonly bytes: Buffer;
+  constructor(connObj: ConnObj) {
+    this.bytes = Buffer.from(JSON.stringify(connObj), 'utf8');
+  }
 }
 
 /** Header + JSON of a packet in a buffer with `extra` spare bytes at the end for the data. */
-function encodeHead(id: number, isResponse: boolean, timeout: number, connObj: ConnObj, dataLength: number, extra: number): Buffer {
+function encodeHead(id: number, isResponse: boolean, timeout: number, connObj: ConnObj | EncodedConnObj, dataLength: number, extra: number): Buffer {
+  if (connObj instanceof EncodedConnObj) {
+    const { bytes } = connObj;
+    const buf = Buffer.allocUnsafe(HEADER_LENGTH + bytes.length + extra);
+    writeHeader(buf, isResponse, id, timeout, bytes.length, dataLength);
+    buf.set(bytes, HEADER_LENGTH);
+    return buf;
+  }
   const json = JSON.stringify(connObj);
   const connLength = Buffer.byteLength(json);
   const buf = Buffer.allocUnsafe(HEADER_LENGTH + connLength + extra);
@@ -109,7 +142,7 @@ function encodeHead(id: number, isResponse: boolean, timeout: number, connObj: C
  * Encodes one packet into a single buffer (one allocation: header, JSON and data together).
  * An array of `data` parts is written one after the other as the application data.
  */
-export function encodePacket(id: number, isResponse: boolean, timeout: number, connObj: ConnObj, data?: Buffer | readonly Buffer[]): Buffer {
+export function encodePacket(id: number, isResponse: boolean, timeout: number, connObj: ConnObj | EncodedConnObj, data?: Buffer | readonly Buffer[]): Buffer {
   let dataLength = 0;
   if (data) {
     if (Buffer.isBuffer(data)) dataLength = data.length;
@@ -118,8 +151,14 @@ export function encodePacket(id: number, isResponse: boolean, timeout: number, c
   const buf = encodeHead(id, isResponse, timeout, connObj, dataLength, dataLength);
   if (data) {
     let offset = buf.length - dataLength;
-    if (Buffer.isBuffer(data)) data.copy(buf, offset);
-    else for (const part of data) offset += part.copy(buf, offset);
+    if (Buffer.isBuffer(data)) {
+      buf.set(data, offset);
+    } else {
+      for (const part of data) {
+        buf.set(part, offset);
+        offset += part.length;
+      }
+    }
   }
   return buf;
 }
@@ -128,7 +167,7 @@ export function encodePacket(id: number, isResponse: boolean, timeout: number, c
  * Encodes only the header and JSON of a packet whose `dataLength` bytes of data the caller
  * writes next: fan-out sends the same data buffer to every follower without copying it.
  */
-export function encodePacketHead(id: number, isResponse: boolean, timeout: number, connObj: ConnObj, dataLength: number): Buffer {
+export function encodePacketHead(id: number, isResponse: boolean, timeout: number, connObj: ConnObj | EncodedConnObj, dataLength: number): Buffer {
   return encodeHead(id, isResponse, timeout, connObj, dataLength, 0);
 }
 
@@ -187,14 +226,14 @@ export interface PacketHeader {
   dataLength: number;
 }
 
-/** Reads a header from the first 24 bytes of `buf` (no validation). */
-export function readHeader(buf: Buffer): PacketHeader {
+/** Reads a header from the 24 bytes of `buf` at `offset` (no validation). */
+export function readHeader(buf: Buffer, offset = 0): PacketHeader {
   return {
-    version: buf[0]!,
-    isResponse: buf[1] === PACKET_RESPONSE,
-    id: buf.readInt32BE(4) * TWO_POW_32 + buf.readUInt32BE(8),
-    timeout: buf.readInt32BE(12),
-    connLength: buf.readInt32BE(16),
-    dataLength: buf.readInt32BE(20),
+    version: buf[offset]!,
+    isResponse: buf[offset + 1] === PACKET_RESPONSE,
+    id: int32At(buf, offset + 4) * TWO_POW_32 + (int32At(buf, offset + 8) >>> 0),
+    timeout: int32At(buf, offset + 12),
+    connLength: int32At(buf, offset + 16),
+    dataLength: int32At(buf, offset + 20),
   };
 }

@@ -225,6 +225,43 @@ describe('FrameDecoder: chunking', () => {
   });
 });
 
+describe('FrameDecoder: a connection object repeated byte for byte is parsed once', () => {
+  test('the same bytes give the same frozen object; other bytes, nested fields or a big object are parsed anew', () => {
+    const { sink, decoder } = setup();
+    const push = (id: number, connObj: ConnObj): ConnObj => {
+      decoder.push(encodePacket(id, false, 1000, connObj, Buffer.from('x')));
+      return sink.packets.at(-1)!.connObj;
+    };
+    const first = push(1, { type: 'subscribe_result', key: 'k' });
+    const again = push(2, { type: 'subscribe_result', key: 'k' });
+    assert.equal(again, first, 'the repeated bytes reuse the parsed object');
+    assert.ok(Object.isFrozen(first), 'a shared object is frozen: a reader cannot change what the next packet sees');
+    assert.throws(() => {
+      first['key'] = 'changed';
+    }, TypeError);
+    assert.deepEqual(sink.packets.map(p => p.id), [1, 2], 'each packet keeps its own id');
+
+    const otherKey = push(3, { type: 'subscribe_result', key: 'j' });
+    assert.notEqual(otherKey, first);
+    assert.deepEqual(otherKey, { type: 'subscribe_result', key: 'j' });
+    // Same length, one byte different: a new parse, the right value.
+    assert.deepEqual(push(4, { type: 'subscribe_result', key: 'k' }), { type: 'subscribe_result', key: 'k' });
+
+    // A nested object (a tracing carrier) is never shared between packets.
+    const nested1 = push(5, { type: 'invoke', carrier: { traceparent: 'a' } });
+    const nested2 = push(6, { type: 'invoke', carrier: { traceparent: 'a' } });
+    assert.notEqual(nested2, nested1);
+    assert.notEqual(nested2.carrier, nested1.carrier);
+    assert.ok(!Object.isFrozen(nested2));
+
+    // A connection object over 256 bytes is parsed each time.
+    const big = { type: 'invoke', method: 'm'.repeat(300) };
+    assert.notEqual(push(7, big), push(8, big));
+    assert.deepEqual(sink.packets.at(-1)!.connObj, big);
+    assert.equal(sink.errors.length, 0);
+  });
+});
+
 describe('FrameDecoder: a limit per call (fair share per turn)', () => {
   test('push(chunk, limit) delivers at most limit packets and says more are buffered; drain() hands out the rest in order', () => {
     const { sink, decoder } = setup();
