@@ -55,10 +55,18 @@ const enum Need {
 const objectPrototype = Object.prototype;
 
 /**
- * State of one walk (encode is synchronous; cleared after each): the objects on the current
- * path (meeting one again is a cycle) and the objects already walked (their need is already
- * counted, so shared references are walked once: linear time whatever the shape).
+ * A walk is quick (no bookkeeping) or careful. The quick walk serves the usual value, a tree of
+ * plain data: it gives up past QUICK_MAX_DEPTH levels (a cycle ends there) or QUICK_MAX_NODES
+ * objects (shared references are walked again each time), and the careful walk starts over. The
+ * careful walk keeps the objects on the current path (meeting one again is a cycle) and the
+ * objects already walked (walked once: linear time whatever the shape). Encode is synchronous:
+ * the state is module-wide and reset by each walk.
  */
+const QUICK_MAX_DEPTH = 64;
+const QUICK_MAX_NODES = 100_000;
+const GIVE_UP = Symbol('quick walk gave up');
+let careful = false;
+let quickNodes = 0;
 const onPath = new Set<object>();
 const walked = new Set<object>();
 let sawCycle = false;
@@ -74,6 +82,10 @@ function need(value: unknown, depth: number): Need {
       return Number.isFinite(value) && !Object.is(value, -0) ? Need.Json : Need.V8;
     case 'object': {
       if (value === null) return Need.Json;
+      if (!careful) {
+        if (depth > QUICK_MAX_DEPTH || ++quickNodes > QUICK_MAX_NODES) throw GIVE_UP;
+        return value instanceof Error ? Need.SerializeJson : needOfObject(value, depth);
+      }
       if (onPath.has(value)) {
         sawCycle = true;
         return Need.V8;
@@ -120,11 +132,20 @@ function needOfObject(value: object, depth: number): Need {
 
 /** The encoding a value needs; serialize-json only if it holds an Error and no cycle (it cannot do cycles). */
 function classify(value: unknown): Need {
+  careful = false;
+  quickNodes = 0;
+  try {
+    return need(value, 0);
+  } catch (err) {
+    if (err !== GIVE_UP) throw err;
+  }
+  careful = true;
   sawCycle = false;
   try {
     const n = need(value, 0);
     return n === Need.SerializeJson && sawCycle ? Need.V8 : n;
   } finally {
+    careful = false;
     onPath.clear();
     walked.clear();
   }

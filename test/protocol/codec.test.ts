@@ -789,6 +789,41 @@ describe('taggedCodec: hard shapes and the documented limits for Errors', () => 
     assert.equal(back.e.name, threeX.e.name, 'the same name serialize-json gives');
   });
 
+  test('the walk past its quick limits (over 64 levels, over 100 000 objects, shared references) picks the same tag as within them', () => {
+    // Deep: 70 levels of plain data is still JSON; with a Date at the bottom it needs v8.
+    let deep: unknown = { leaf: 1 };
+    for (let i = 0; i < 70; i++) deep = { child: deep };
+    assert.equal(String.fromCharCode(taggedCodec.encode(deep)[0]!), TAG.json);
+    let deepDate: unknown = { at: new Date(1) };
+    for (let i = 0; i < 70; i++) deepDate = { child: deepDate };
+    assert.equal(String.fromCharCode(taggedCodec.encode(deepDate)[0]!), TAG.v8);
+    assert.deepEqual(taggedCodec.decode(taggedCodec.encode(deepDate)), deepDate);
+    // Wide: 150 000 objects, then the same with one -0 (JSON would make it 0) as the very last.
+    const wide = Array.from({ length: 150_000 }, (_, i) => ({ i }));
+    assert.equal(String.fromCharCode(taggedCodec.encode(wide)[0]!), TAG.json);
+    wide.push({ i: -0 });
+    const wideBack = taggedCodec.decode(taggedCodec.encode(wide)) as Array<{ i: number }>;
+    assert.ok(Object.is(wideBack.at(-1)!.i, -0), 'the last object of 150 001 was walked');
+    // Shared, not cyclic: the same object twice is JSON (each copy comes back equal).
+    const shared = { n: 1 };
+    assert.equal(String.fromCharCode(taggedCodec.encode({ a: shared, b: shared })[0]!), TAG.json);
+    // A cycle past 64 levels: v8, and the cycle survives.
+    const ring: Record<string, unknown> = { id: 0 };
+    let tail = ring;
+    for (let i = 1; i < 80; i++) {
+      const next: Record<string, unknown> = { id: i };
+      tail['next'] = next;
+      tail = next;
+    }
+    tail['next'] = ring;
+    const ringBytes = taggedCodec.encode(ring);
+    assert.equal(String.fromCharCode(ringBytes[0]!), TAG.v8);
+    let node = taggedCodec.decode(ringBytes) as Record<string, unknown>;
+    const start = node;
+    for (let i = 0; i < 80; i++) node = node['next'] as Record<string, unknown>;
+    assert.equal(node, start, 'the ring of 80 closes on itself');
+  });
+
   test('an Error nested 100 levels deep keeps its code', () => {
     const err = makeError('deep', 'E_DEEP');
     let value: unknown = { err };
