@@ -12,7 +12,7 @@ import cluster, { close, type ClusterOptions, type Transcode } from '../src/inde
 import { serializeJsonCodec, taggedCodec } from '../src/protocol/codec.js';
 import { FrameDecoder } from '../src/protocol/frame-decoder.js';
 import { type Codec, decodeInvokeArgs, encodeInvokeArgs, encodePacket, nextRequestId, type Packet } from '../src/protocol/packet.js';
-import { DataClientHost, type Subscriber } from '../src/roles/host.js';
+import { DataClientHost, type EncodedValue, type Subscriber } from '../src/roles/host.js';
 import { resolveOptions } from '../src/options.js';
 import { FixtureClient } from './fixtures/data-client.js';
 import { freePort } from './helpers/group.js';
@@ -223,8 +223,8 @@ describe('subscription values are encoded once per codec in use', () => {
     constructor(codec: Codec) {
       this.codec = codec;
     }
-    deliver(_key: string, data: Buffer): void {
-      this.got.push(this.codec.decode(data));
+    deliver(_key: string, encoded: EncodedValue): void {
+      this.got.push(this.codec.decode(encoded.bytes(this.codec)));
     }
   }
 

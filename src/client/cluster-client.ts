@@ -667,8 +667,15 @@ export class ClusterClient extends Base {
       subscriptionChannel.publish(message);
     }
     this.#values.set(key, value);
-    this.#clearSubscribeTimer(key);
-    for (const listener of sub.listeners.slice()) this.#callListener(listener, value);
+    if (this.#subscribeTimers.size > 0) this.#clearSubscribeTimer(key);
+    // Indexed over a copy (a listener may unsubscribe): this runs once per value and process.
+    const { listeners } = sub;
+    if (listeners.length === 1) {
+      this.#callListener(listeners[0]!, value);
+      return;
+    }
+    const called = listeners.slice();
+    for (let i = 0; i < called.length; i++) this.#callListener(called[i]!, value);
   }
 
   #callListener(listener: (value: unknown) => void, value: unknown): void {

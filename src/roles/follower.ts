@@ -176,12 +176,13 @@ export class FollowerRole implements Role, ConnectionHandler {
   }
 
   /** Decodes a value from the leader; a failure is an ERR_CLUSTER_DECODE error. */
-  #decode(data: Buffer | undefined, what: string): unknown {
+  /** Decodes received data; a failure is a DecodeError naming `what` (+ `subject`, joined only then). */
+  #decode(data: Buffer | undefined, what: string, subject = ''): unknown {
     if (!data) return undefined;
     try {
       return this.#codec.decode(data);
     } catch (cause) {
-      throw new DecodeError(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+      throw new DecodeError(`${what}${subject}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
     }
   }
 
@@ -465,7 +466,7 @@ export class FollowerRole implements Role, ConnectionHandler {
     if (this.#ackPushes) conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'subscribe_result_res' }));
     let value: unknown;
     try {
-      value = this.#decode(packet.data, `subscription value for ${String(connObj.key)}`);
+      value = this.#decode(packet.data, 'subscription value for ', String(connObj.key));
     } catch (err) {
       this.options.logger.warn(`[cluster-share] follower "${this.options.name}": ${(err as Error).message}; not delivered`);
       return;

@@ -22,7 +22,19 @@ export const SUBSCRIPTION_KEY_PREFIX = '$$inner$$__';
 export interface Subscriber {
   /** The codec this subscriber's values are encoded with. */
   readonly codec: Codec;
-  deliver(key: string, data: Buffer): void;
+  /** A value for `key`; `encoded.bytes(this.codec)` is already made (and cannot throw). */
+  deliver(key: string, encoded: EncodedValue): void;
+}
+
+/** Turns a value's bytes into what a subscriber writes (see EncodedValue.framed). */
+export interface Framer<T> {
+  frame(key: string, data: Buffer): T;
+}
+
+/** One codec's bytes of a value, and what a subscriber framed them into (built once, shared). */
+interface Encoding {
+  data: Buffer;
+  framed: unknown;
 }
 
 /**
@@ -32,26 +44,44 @@ export interface Subscriber {
  * later change to the object by the DataClient is never seen.
  */
 export class EncodedValue {
-  readonly #encodings = new Map<Codec, Buffer>();
+  /** The subscription key the value is for. */
+  readonly key: string;
+  readonly #encodings = new Map<Codec, Encoding>();
   readonly #first: Codec;
   #value: unknown;
   #sealed = false;
 
-  constructor(value: unknown, first: Codec) {
+  constructor(key: string, value: unknown, first: Codec) {
+    this.key = key;
     this.#value = value;
     this.#first = first;
-    this.#encodings.set(first, first.encode(value));
+    this.#encodings.set(first, { data: first.encode(value), framed: undefined });
+  }
+
+  #encoding(codec: Codec): Encoding {
+    let encoding = this.#encodings.get(codec);
+    if (!encoding) {
+      const value = this.#sealed ? this.#first.decode(this.#encodings.get(this.#first)!.data) : this.#value;
+      encoding = { data: codec.encode(value), framed: undefined };
+      this.#encodings.set(codec, encoding);
+    }
+    return encoding;
   }
 
   /** The value's bytes in `codec`. Throws if the codec cannot encode the value. */
   bytes(codec: Codec): Buffer {
-    let data = this.#encodings.get(codec);
-    if (!data) {
-      const value = this.#sealed ? this.#first.decode(this.#encodings.get(this.#first)!) : this.#value;
-      data = codec.encode(value);
-      this.#encodings.set(codec, data);
-    }
-    return data;
+    return this.#encoding(codec).data;
+  }
+
+  /**
+   * What `frame` makes of the bytes in `codec`, made once per codec and kept with the value (the
+   * leader's push packet: the same bytes go to every follower of that codec). One framing per
+   * value: every caller's framer frames alike.
+   */
+  framed<T>(codec: Codec, framer: Framer<T>): T {
+    const encoding = this.#encoding(codec);
+    encoding.framed ??= framer.frame(this.key, encoding.data);
+    return encoding.framed as T;
   }
 
   /** Drops the reference to the original value. */
@@ -284,7 +314,7 @@ export class DataClientHost {
     if (this.#closed) return;
     let encoded: EncodedValue;
     try {
-      encoded = new EncodedValue(value, this.snapshotCodec);
+      encoded = new EncodedValue(key, value, this.snapshotCodec);
     } catch (err) {
       this.options.logger.warn(`[cluster-share] "${this.options.name}": subscription value for ${key} cannot be encoded; not delivered: ${(err as Error)?.message ?? err}`);
       return;
@@ -308,15 +338,14 @@ export class DataClientHost {
   }
 
   #deliver(subscriber: Subscriber, key: string, encoded: EncodedValue): void {
-    let data: Buffer;
     try {
-      data = encoded.bytes(subscriber.codec);
+      encoded.bytes(subscriber.codec);
     } catch (err) {
       this.options.logger.warn(`[cluster-share] "${this.options.name}": subscription value for ${key} cannot be encoded with a subscriber's codec; not delivered to it: ${(err as Error)?.message ?? err}`);
       return;
     }
     try {
-      subscriber.deliver(key, data);
+      subscriber.deliver(key, encoded);
     } catch (err) {
       this.options.logger.warn(`[cluster-share] "${this.options.name}": ${(err as Error)?.message ?? err}; that subscriber did not get it`);
     }

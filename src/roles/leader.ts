@@ -8,13 +8,13 @@ import { ChannelMismatchError, FollowerCallError, FrameTooLargeError, HeartbeatT
 import { classChain, identityMismatch, readIdentity } from '../protocol/identity.js';
 import { chooseCodec, codecName } from '../protocol/codec.js';
 import {
-  type Codec, decodeInvokeArgs, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet, readPid, STATUS,
+  type Codec, decodeInvokeArgs, EncodedConnObj, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet, readPid, STATUS,
 } from '../protocol/packet.js';
 import type { ChannelStatus, FollowerStats } from '../stats.js';
 import { addTraffic, noTraffic, type Traffic } from '../stats.js';
 import type { Connection, ConnectionHandler } from '../transport/connection.js';
 import type { ChannelHandler, PortServer } from '../transport/port-server.js';
-import type { DataClientHost, Subscriber } from './host.js';
+import type { DataClientHost, EncodedValue, Framer, Subscriber } from './host.js';
 import { LocalRole } from './local.js';
 import type { RoleKind, RoleSink } from './role.js';
 import { checkCarrier, serveChannel, type ServeTraceMessage, serveTraced } from '../tracing.js';
@@ -22,7 +22,7 @@ import { checkCarrier, serveChannel, type ServeTraceMessage, serveTraced } from 
 const debug = debuglog('cluster-share:leader');
 
 /** One registered follower connection, as a subscriber of the host. */
-class FollowerLink implements Subscriber {
+class FollowerLink implements Subscriber, Framer<PushPacket> {
   readonly conn: Connection;
   readonly timeout: number;
   /** The codec negotiated with this follower (serialize-json or the user's transcode if none). */
@@ -45,20 +45,43 @@ class FollowerLink implements Subscriber {
   }
 
   /**
-   * Sends the already-encoded value: the head is new, the data bytes are shared by all followers.
-   * A value the follower would refuse (maxFrameSize) is not sent; the caller is told.
+   * Sends the value's push packet, built once per codec for all followers (the same leader's
+   * links frame alike: one timeout). A value the follower would refuse (maxFrameSize) is not
+   * sent; the caller is told.
    */
-  deliver(key: string, data: Buffer): void {
-    const packet = pushPacket(key, data, this.timeout);
+  deliver(key: string, encoded: EncodedValue): void {
+    const packet = encoded.framed(this.codec, this);
     if (packet.size > this.maxFrameSize) throw new FrameTooLargeError(`the subscription value for ${key}`, packet.size, this.maxFrameSize);
-    const [first, second] = packet.parts;
-    if (second) {
-      this.conn.writeNow(first!, 0);
-      this.conn.writeNow(second);
+    if (packet.data === undefined) {
+      this.conn.writeNow(packet.head);
     } else {
-      this.conn.writeNow(first!);
+      this.conn.writeNow(packet.head, 0);
+      this.conn.writeNow(packet.data);
     }
   }
+
+  /**
+   * The subscribe_result packet of a value: its request id is never answered to anything that
+   * waits (followers' acknowledgements are not tracked), so one id serves every follower.
+   */
+  frame(key: string, data: Buffer): PushPacket {
+    const id = nextRequestId();
+    const connObj = pushConnObj(key);
+    if (data.length <= SINGLE_WRITE_MAX) {
+      const head = encodePacket(id, false, this.timeout, connObj, data);
+      return { size: head.length, head, data: undefined };
+    }
+    const head = encodePacketHead(id, false, this.timeout, connObj, data.length);
+    return { size: head.length + data.length, head, data };
+  }
+}
+
+/** The connection object of the last key pushed (a key's values follow one another). */
+let lastPushConnObj: { key: string; encoded: EncodedConnObj } | undefined;
+
+function pushConnObj(key: string): EncodedConnObj {
+  if (lastPushConnObj?.key !== key) lastPushConnObj = { key, encoded: new EncodedConnObj({ type: 'subscribe_result', key }) };
+  return lastPushConnObj.encoded;
 }
 
 /** A pushed value at most this large goes out as one buffer (copied once); a larger one as head + shared data. */
@@ -66,31 +89,12 @@ const SINGLE_WRITE_MAX = 64 * 1024;
 
 /** The subscribe_result packet of one value, built once and written to every follower. */
 interface PushPacket {
-  key: string;
-  timeout: number;
   size: number;
-  parts: Buffer[];
+  /** The whole packet, or (a large value) its header and connection object. */
+  head: Buffer;
+  /** A large value's data, written after `head` (shared, not copied); undefined when `head` is all. */
+  data: Buffer | undefined;
 }
-
-/** Keyed by the value's encoded bytes, which the host shares among the followers of one codec. */
-const pushPackets = new WeakMap<Buffer, PushPacket>();
-
-/**
- * The packet that pushes `data` for `key`, the same bytes for every follower: its request id is
- * never answered to anything that waits (followers' acknowledgements are not tracked), so one id
- * serves them all.
- */
-function pushPacket(key: string, data: Buffer, timeout: number): PushPacket {
-  const cached = pushPackets.get(data);
-  if (cached && cached.key === key && cached.timeout === timeout) return cached;
-  const id = nextRequestId();
-  const connObj = { type: 'subscribe_result', key };
-  const parts = data.length <= SINGLE_WRITE_MAX ? [encodePacket(id, false, timeout, connObj, data)] : [encodePacketHead(id, false, timeout, connObj, data.length), data];
-  const made: PushPacket = { key, timeout, size: parts.reduce((sum, part) => sum + part.length, 0), parts };
-  pushPackets.set(data, made);
-  return made;
-}
-
 
 export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionHandler {
   /** Where it serves: the endpoint, or the takeover rendezvous while it is an interim leader. */

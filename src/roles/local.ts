@@ -11,7 +11,7 @@ import type { Codec } from '../protocol/packet.js';
 import type { FollowerStats } from '../stats.js';
 import { noTraffic, type Traffic } from '../stats.js';
 import type { InvokeCallback } from '../delegates.js';
-import { DataClientHost, type Subscriber } from './host.js';
+import { DataClientHost, type EncodedValue, type Subscriber } from './host.js';
 import type { Role, RoleKind, RoleSink } from './role.js';
 
 /**
@@ -131,8 +131,8 @@ export class LocalRole implements Role, Subscriber {
    * and handed to the listeners on a later tick (as 3.x): never inside the DataClient's own
    * emit, nor inside the `subscribe()` or invoked method that caused it.
    */
-  deliver(key: string, data: Buffer): void {
-    const value = this.codec.decode(data);
+  deliver(key: string, encoded: EncodedValue): void {
+    const value = this.codec.decode(encoded.bytes(this.codec));
     process.nextTick(() => this.sink.deliver(key, value));
   }
 
