@@ -9,6 +9,7 @@ import { debuglog } from 'node:util';
 import { ProtocolError, WriteBufferFullError } from '../errors.js';
 import { noTraffic, type Traffic } from '../stats.js';
 import { FrameDecoder, type FrameSink } from '../protocol/frame-decoder.js';
+import { readChunks } from './socket-reader.js';
 import type { Packet } from '../protocol/packet.js';
 
 const debug = debuglog('cluster-share:connection');
@@ -114,15 +115,14 @@ export class Connection implements FrameSink {
     this.#limits = limits;
     this.#decoder = new FrameDecoder(this, { maxFrameSize: limits.maxFrameSize });
     socket.setNoDelay(true);
-    socket.on('data', chunk => {
-      this.traffic.bytesIn += (chunk as Buffer).length;
+    readChunks(socket, chunk => {
+      this.traffic.bytesIn += chunk.length;
       // A fair share per turn of the event loop: a peer that sends thousands of packets at once
-      // does not keep the others waiting until all of them are handled.
-      if (this.#decoder.push(chunk as Buffer, PACKETS_PER_TURN)) {
-        socket.pause();
-        setImmediate(continueDecoding, this);
-      }
+      // does not keep the others waiting until all of them are handled (false: reading pauses).
+      const more = !this.#decoder.push(chunk, PACKETS_PER_TURN);
+      if (!more) setImmediate(continueDecoding, this);
       this.#watchPartialFrame();
+      return more;
     });
     socket.on('error', err => {
       this.#closeReason ??= err;

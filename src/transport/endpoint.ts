@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { debuglog } from 'node:util';
+import { connect } from './socket-reader.js';
 
 const debug = debuglog('cluster-share:server');
 
@@ -31,7 +32,7 @@ export function endpointKey(endpoint: Endpoint): string {
 
 /** Starts a connection to the endpoint (the caller waits for 'connect' or 'error'). */
 export function connectTo(endpoint: Endpoint): net.Socket {
-  return endpoint.path === undefined ? net.connect({ port: endpoint.port, host: LOOPBACK_HOST }) : net.connect({ path: endpoint.path });
+  return connect(endpoint.path === undefined ? { port: endpoint.port, host: LOOPBACK_HOST } : { path: endpoint.path });
 }
 
 /**
