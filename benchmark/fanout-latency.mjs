@@ -14,6 +14,10 @@
 //                                     [--compare-dist=DIR]
 //   node benchmark/fanout-latency.mjs --profile [--impl=LIST] [--rounds=N] [--profile-dir=DIR]
 //
+// It is also a scenario of benchmark/run.mjs (`npm run bench`): run({ quick, impls }) measures the
+// floor (the suite's `bare`), cluster-share and cluster-client at F = 3, 15, 50, 100 with the
+// default rounds (quick: F = 3, 15 and 2 rounds) and names them as the suite does in its result.
+//
 // Processes: 1 leader + F followers; each process holds one client of every implementation,
 // each implementation on its own port (and its own DataClient, a BenchClient, in the leader).
 // The followers are added as F grows (3, then 12 more, ...), all forked at once, and every one
@@ -54,14 +58,16 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  cleanup as harnessCleanup, fmtRatio, fmtUs, freePort, median, nowUs, printMachine, printTable, ratio, resultsDir, root, sleep,
-  snapshotClusterShare, within, writeResult,
+  IMPLS as SUITE_IMPLS, cleanup as harnessCleanup, fmtRatio, fmtUs, freePort, median, nowUs, printMachine, printTable, ratio, resultsDir,
+  root, runIfMain, sleep, snapshotClusterShare, within, writeResult,
 } from './lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const memberScript = join(here, 'fanout-latency-member.mjs');
 
 const IMPLS = ['floor', 'floor-ack', 'cluster-share', 'cluster-share-alt', 'cluster-client'];
+/** Follower counts, rounds per cell and implementation, values per round, warm-up values per implementation. */
+const DEFAULTS = { f: [3, 15, 50, 100], rounds: 3, values: 100, warmup: 20 };
 const LABEL = { floor: 'floor (bare socket)', 'floor-ack': 'floor + acks', 'cluster-share': 'cluster-share', 'cluster-share-alt': 'cluster-share (--compare-dist)', 'cluster-client': 'cluster-client 3.7' };
 
 const USAGE = `usage: node benchmark/fanout-latency.mjs [options]
@@ -85,9 +91,9 @@ function options() {
       options: {
         f: { type: 'string' },
         rounds: { type: 'string' },
-        values: { type: 'string', default: '100' },
+        values: { type: 'string', default: String(DEFAULTS.values) },
         interval: { type: 'string' },
-        warmup: { type: 'string', default: '20' },
+        warmup: { type: 'string', default: String(DEFAULTS.warmup) },
         impl: { type: 'string', default: IMPLS.filter(i => i !== 'cluster-share-alt').join(',') },
         profile: { type: 'boolean', default: false },
         'wait-idle': { type: 'string', default: '0' },
@@ -131,10 +137,10 @@ function options() {
     altShareUrl = pathToFileURL(index).href;
     if (impls.includes('cluster-share')) impls.push('cluster-share-alt');
   }
-  const fs = [...new Set(ints(values.f ?? (values.profile ? '50' : '3,15,50,100'), 'f'))].sort((a, b) => a - b);
+  const fs = [...new Set(ints(values.f ?? (values.profile ? '50' : DEFAULTS.f.join(',')), 'f'))].sort((a, b) => a - b);
   return {
     followerCounts: fs,
-    rounds: ints(values.rounds ?? (values.profile ? '10' : '3'), 'rounds')[0],
+    rounds: ints(values.rounds ?? (values.profile ? '10' : String(DEFAULTS.rounds)), 'rounds')[0],
     values: ints(values.values, 'values')[0],
     interval: values.interval === undefined ? null : ints(values.interval, 'interval')[0],
     warmup: Number(values.warmup),
@@ -626,33 +632,20 @@ function source() {
   return { commit: git(['rev-parse', 'HEAD']), srcUncommittedChanges: changed === null ? null : changed !== '', distBuiltAt };
 }
 
-async function main() {
-  const opts = options();
-  const started = Date.now();
-  printMachine();
-  const measured = source();
+/**
+ * Measures every F of `opts.followerCounts` (options() or run()) in one group whose followers are
+ * added as F grows, printing each cell's tables as it ends. Resolves with { cells, warnings } (the
+ * library's log lines in all members). For --profile, `profiling` gives the leader's execArgv,
+ * the i-th of n added followers' (`followerArgv(i, n)`), an array that collects the batch windows,
+ * and `beforeStop(group)`, awaited before the group is killed.
+ */
+async function measureCells(opts, { leaderArgv = [], followerArgv = () => [], batchWindows = null, beforeStop } = {}) {
   const shareUrl = opts.impls.includes('cluster-share') ? snapshotClusterShare() : null;
-  if (measured.commit) console.log(`sources: ${measured.commit.slice(0, 12)}${measured.srcUncommittedChanges ? ' + uncommitted changes in src/' : ''}; dist/esm built ${measured.distBuiltAt}`);
   console.log(`fanout latency: implementations ${opts.impls.join(', ')}; F = ${opts.followerCounts.join(', ')}; ${opts.rounds} rounds × ${opts.values} values` +
     `${opts.warmup ? ` after ${opts.warmup} warm-up values` : ''}; value { seq, t, data: 64 B string }${opts.profile ? '; --profile' : ''}`);
-
-  let profileDir = null;
-  let leaderArgv = [];
-  let followerArgv = () => [];
-  if (opts.profile) {
-    profileDir = opts.profileDir ?? join(resultsDir, 'fanout-latency-profiles', new Date().toISOString().replace(/[:.]/g, '-'));
-    mkdirSync(profileDir, { recursive: true });
-    const prof = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=100'];
-    leaderArgv = prof;
-    const f = opts.followerCounts[opts.followerCounts.length - 1];
-    followerArgv = (i, n) => (i === n - 1 && f ? prof : []);
-  }
-
   const cells = [];
   if (opts.altShareUrl) console.log(`also measured: the cluster-share build at ${fileURLToPath(opts.altShareUrl)}, as "${LABEL['cluster-share-alt']}"`);
   const group = await Group.start(opts.impls, shareUrl, opts.altShareUrl, leaderArgv);
-  const batchWindows = opts.profile ? [] : null;
-  let profiled = [];
   try {
     for (const f of opts.followerCounts) {
       const n = f - group.followers.length;
@@ -668,26 +661,91 @@ async function main() {
     const status = await Promise.all([group.leader, ...group.followers].map(m => m.request('status', {}, 10_000).catch(() => ({ logs: { warn: 0, error: 1, samples: ['status failed'] } }))));
     const warn = status.reduce((n, s) => n + s.logs.warn, 0);
     const error = status.reduce((n, s) => n + s.logs.error, 0);
-    if (warn || error) console.log(`\n!! library log lines in the members: ${warn} warn, ${error} error; e.g. ${status.flatMap(s => s.logs.samples).slice(0, 3).join(' | ')}`);
-    if (opts.profile) {
-      const last = group.followers[group.followers.length - 1];
-      profiled = [{ name: `leader (pid ${group.leader.pid})`, member: group.leader, isLeader: true }, { name: `follower (pid ${last.pid}, the last forked)`, member: last }];
-      await Promise.all(profiled.map(p => p.member.request('exit', {}, 10_000)));
-      await Promise.all(profiled.map(p => within(p.member.exitedPromise, 30_000, `${p.name} did not exit`)));
-    }
+    const samples = status.flatMap(s => s.logs.samples);
+    if (warn || error) console.log(`\n!! library log lines in the members: ${warn} warn, ${error} error; e.g. ${samples.slice(0, 3).join(' | ')}`);
+    await beforeStop?.(group);
+    return { cells, warnings: { warn, error, samples: samples.slice(0, 5) } };
   } finally {
     await group.stop();
   }
+}
+
+/** The options a result records. */
+const configOf = opts => ({
+  followerCounts: opts.followerCounts, rounds: opts.rounds, values: opts.values, warmup: opts.warmup, impls: opts.impls,
+  intervalMs: Object.fromEntries(opts.followerCounts.map(f => [f, intervalFor(opts, f)])),
+  value: '{ seq, t, data: 64 B ASCII string }', profile: opts.profile,
+  compareDist: opts.altShareUrl ? fileURLToPath(opts.altShareUrl) : null,
+});
+
+// ------------------------------------------------------------------ a scenario of run.mjs
+/** The names of benchmark/run.mjs (lib/harness.mjs IMPLS) and this script's: its bare socket is the floor. */
+const OWN_NAME = { 'cluster-share': 'cluster-share', 'cluster-client': 'cluster-client', bare: 'floor' };
+const SUITE_NAME = Object.fromEntries(Object.entries(OWN_NAME).map(([suite, own]) => [own, suite]));
+
+/**
+ * The scenario of benchmark/run.mjs: `impls` (the suite's names: bare = the floor) at F = 3, 15,
+ * 50, 100 with the default rounds, values and warm-up (quick: F = 3, 15 and 2 rounds). Prints the
+ * same tables as the command line and resolves with { scenario, config, cells: [{ followers,
+ * intervalMs, results: { <suite name>: { p50Us, p99Us, maxUs, lost, ... } }, ratios:
+ * { clusterShareVsClusterClient, clusterShareVsBare }: { p50, p99 } }], warnings }.
+ */
+export async function run({ quick = false, impls = SUITE_IMPLS } = {}) {
+  const opts = {
+    followerCounts: quick ? [3, 15] : DEFAULTS.f, rounds: quick ? 2 : DEFAULTS.rounds, values: DEFAULTS.values, interval: null,
+    warmup: DEFAULTS.warmup, impls: IMPLS.filter(i => impls.some(suite => OWN_NAME[suite] === i)), profile: false, waitIdleS: 0, altShareUrl: null,
+  };
+  console.log('\n== fanout-latency: push → the LAST of F subscribed followers, one value in flight');
+  const { cells, warnings } = await measureCells(opts);
+  const suiteNames = results => Object.fromEntries(Object.entries(results).map(([impl, r]) => [SUITE_NAME[impl], r]));
+  return {
+    scenario: 'fanout-latency',
+    config: { ...configOf(opts), impls: opts.impls.map(i => SUITE_NAME[i]) },
+    cells: cells.map(({ results, ratios, ...cell }) => ({
+      ...cell,
+      results: suiteNames(results),
+      ratios: { clusterShareVsClusterClient: ratios.clusterShareVsClusterClient, clusterShareVsBare: ratios.clusterShareVsFloor },
+    })),
+    warnings,
+  };
+}
+
+// ------------------------------------------------------------------------ the command line
+async function main() {
+  const opts = options();
+  const started = Date.now();
+  printMachine();
+  const measured = source();
+  if (measured.commit) console.log(`sources: ${measured.commit.slice(0, 12)}${measured.srcUncommittedChanges ? ' + uncommitted changes in src/' : ''}; dist/esm built ${measured.distBuiltAt}`);
+
+  let profileDir = null;
+  let profiling = {};
+  let profiled = [];
+  if (opts.profile) {
+    profileDir = opts.profileDir ?? join(resultsDir, 'fanout-latency-profiles', new Date().toISOString().replace(/[:.]/g, '-'));
+    mkdirSync(profileDir, { recursive: true });
+    const prof = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=100'];
+    const f = opts.followerCounts[opts.followerCounts.length - 1];
+    profiling = {
+      leaderArgv: prof,
+      followerArgv: (i, n) => (i === n - 1 && f ? prof : []),
+      batchWindows: [],
+      // The profiled leader and follower exit cleanly, so they write their profiles.
+      beforeStop: async group => {
+        const last = group.followers[group.followers.length - 1];
+        profiled = [{ name: `leader (pid ${group.leader.pid})`, member: group.leader, isLeader: true }, { name: `follower (pid ${last.pid}, the last forked)`, member: last }];
+        await Promise.all(profiled.map(p => p.member.request('exit', {}, 10_000)));
+        await Promise.all(profiled.map(p => within(p.member.exitedPromise, 30_000, `${p.name} did not exit`)));
+      },
+    };
+  }
+  const { batchWindows } = profiling;
+  const { cells } = await measureCells(opts, profiling);
 
   const result = {
     scenario: 'fanout-latency',
     source: measured,
-    config: {
-      followerCounts: opts.followerCounts, rounds: opts.rounds, values: opts.values, warmup: opts.warmup, impls: opts.impls,
-      intervalMs: Object.fromEntries(opts.followerCounts.map(f => [f, intervalFor(opts, f)])),
-      value: '{ seq, t, data: 64 B ASCII string }', profile: opts.profile,
-      compareDist: opts.altShareUrl ? fileURLToPath(opts.altShareUrl) : null,
-    },
+    config: configOf(opts),
     cells: cells.map(c => ({ ...c, results: Object.fromEntries(Object.entries(c.results).map(([k, r]) => [k, { ...r, rounds: r.rounds }])) })),
     durationS: (Date.now() - started) / 1000,
   };
@@ -734,16 +792,4 @@ async function main() {
   console.log(`RESULT ${JSON.stringify(compact)}`);
 }
 
-main().then(
-  () => {
-    killAll();
-    harnessCleanup();
-    process.exit(0);
-  },
-  err => {
-    console.error(`\nbenchmark failed: ${err.stack ?? err}`);
-    killAll();
-    harnessCleanup();
-    process.exit(1);
-  },
-);
+runIfMain(import.meta.url, main);

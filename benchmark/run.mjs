@@ -3,9 +3,9 @@
 //   npm run bench                        (builds first; about 5 minutes)
 //   node benchmark/run.mjs [--quick] [--only LIST] [--impl LIST] [--docs | --no-docs]
 //
-// Runs invoke, oneway, fanout, startup, memory and upstream (each also runnable alone: see
-// benchmark/README.md), prints their tables, how cluster-share stands against its targets, and
-// writes benchmark/results/latest.json and benchmark/results/chart.svg. A full run (not --quick,
+// Runs invoke, oneway, fanout, fanout-latency, startup, memory and upstream (each also runnable
+// alone: see benchmark/README.md), prints their tables, how cluster-share stands against its
+// targets, and writes benchmark/results/latest.json and benchmark/results/chart.svg. A full run (not --quick,
 // not --only) also writes the committed copies docs/benchmark.json and docs/benchmark.svg.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,11 +18,12 @@ import {
 import * as invoke from './invoke.mjs';
 import * as oneway from './oneway.mjs';
 import * as fanout from './fanout.mjs';
+import * as fanoutLatency from './fanout-latency.mjs';
 import * as startup from './startup.mjs';
 import * as memory from './memory.mjs';
 import * as upstream from './upstream.mjs';
 
-const SCENARIOS = { invoke, oneway, fanout, startup, memory, upstream };
+const SCENARIOS = { invoke, oneway, fanout, 'fanout-latency': fanoutLatency, startup, memory, upstream };
 const USAGE = `usage: node benchmark/run.mjs [options]
   --only LIST      comma-separated subset of ${Object.keys(SCENARIOS).join(',')} (default: all)
   --docs           also write docs/benchmark.json and docs/benchmark.svg (default for a full run)
@@ -84,6 +85,14 @@ function targets(s) {
   for (const c of s.fanout?.cells ?? []) {
     add(`fan-out values/s vs cluster-client, ${c.followers} followers`, '≥ 3.0×', c.ratios.clusterShareVsClusterClient?.valuesPerSecond, v => v >= 3);
   }
+  const latency = s['fanout-latency'];
+  if (latency) {
+    const fs = latency.cells.map(c => c.followers).join(', ');
+    for (const [p, limit] of [['p50', 1.2], ['p99', 1]]) {
+      const worst = Math.max(...latency.cells.map(c => c.ratios.clusterShareVsBare?.[p] ?? -Infinity));
+      add(`fan-out to the LAST follower ${p} vs bare socket, worst of F = ${fs}`, `≤ ${limit.toFixed(1)}×`, Number.isFinite(worst) ? worst : null, v => v <= limit);
+    }
+  }
   if (s.memory) {
     add('follower RSS after warm-up + 10k calls vs cluster-client', '≤ 1.0×', s.memory.ratios.followerClusterShareVsClusterClient, v => v <= 1);
   }
@@ -121,6 +130,17 @@ function chart(s, impls, m = machine(), quick = opts.quick) {
       format: fmt.us, scale: 'log', groups: s.fanout.cells.flatMap(c => [
         { label: `${c.followers} f. p50`, bars: bars(c.results, r => r.paced.p50Us) },
         { label: `${c.followers} f. p99`, bars: bars(c.results, r => r.paced.p99Us) },
+      ]),
+    });
+  }
+  const latency = s['fanout-latency'];
+  if (latency) {
+    panels.push({
+      title: 'fan-out: push → the LAST of F followers',
+      subtitle: `p50 / p99 over ${latency.config.values} paced values; floor = bare socket, same run · log scale · lower is better`,
+      format: fmt.us, scale: 'log', groups: latency.cells.flatMap(c => [
+        { label: `F = ${c.followers} p50`, bars: bars(c.results, r => r.p50Us) },
+        { label: `F = ${c.followers} p99`, bars: bars(c.results, r => r.p99Us) },
       ]),
     });
   }

@@ -5,7 +5,7 @@ import { fork, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Histogram } from './histogram.mjs';
@@ -493,7 +493,7 @@ export function roundNumbers(key, value) {
 
 /** Runs `main` when the module is the entry script; cleans up and exits either way. */
 export function runIfMain(metaUrl, main) {
-  if (process.argv[1] !== fileURLToPath(metaUrl)) return;
+  if (!process.argv[1] || resolve(process.argv[1]) !== fileURLToPath(metaUrl)) return;
   main().then(
     () => {
       cleanup();
