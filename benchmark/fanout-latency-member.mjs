@@ -157,15 +157,21 @@ function pushTo(impl, extra) {
   return value;
 }
 
-/** Pushes `count` values through `impl`'s DataClient, one every `intervalMs` (from a timer). */
-function run({ impl, count, intervalMs }) {
+/**
+ * Pushes `count` values through the DataClient of every implementation in `order`, alternately
+ * (the k-th push through order[k % order.length]; a batch of one implementation is an order of
+ * one), one every `intervalMs` (from a timer), so one value is in flight at a time. The seq
+ * numbers are unique over all implementations.
+ */
+function run({ order, count, intervalMs }) {
   return new Promise(resolve => {
-    const pushes = []; // [seq, t, seq, t, ...]
+    const pushes = []; // [seq, t, seq, t, ...], in push order
     const firstSeq = seq;
     const start = nowUs() + 5000;
+    const total = count * order.length;
     let i = 0;
     const next = () => {
-      if (i === count) {
+      if (i === total) {
         resolve({ firstSeq, pushes });
         return;
       }
@@ -175,7 +181,7 @@ function run({ impl, count, intervalMs }) {
         setTimeout(next, Math.max(1, Math.floor(ms)));
         return;
       }
-      const v = pushTo(impl);
+      const v = pushTo(order[i % order.length]);
       pushes.push(v.seq, v.t);
       i++;
       setTimeout(next, Math.max(1, Math.floor(intervalMs - (nowUs() - v.t) / 1000)));

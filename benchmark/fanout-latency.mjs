@@ -11,7 +11,7 @@
 //
 //   node benchmark/fanout-latency.mjs [--f=3,15,50,100] [--rounds=3] [--values=100]
 //                                     [--interval=MS] [--warmup=N] [--impl=LIST] [--wait-idle=S]
-//                                     [--compare-dist=DIR]
+//                                     [--order=interleaved|batched] [--compare-dist=DIR]
 //   node benchmark/fanout-latency.mjs --profile [--impl=LIST] [--rounds=N] [--profile-dir=DIR]
 //
 // It is also a scenario of benchmark/run.mjs (`npm run bench`): run({ quick, impls }) measures the
@@ -25,33 +25,47 @@
 // values until every new follower has said it received one of every implementation (an explicit
 // message, no sleep), so every subscription is in place before anything is measured.
 //
-// A round pushes `values` values { seq, t, data: 64 B string } through one implementation's
-// DataClient (BenchClient.push, which calls the listener the library gave it), one every
-// `interval` ms from a timer, so two values are never in flight together; t = the push instant.
+// A round pushes `values` values { seq, t, data: 64 B string } through the DataClient of every
+// implementation (BenchClient.push, which calls the listener the library gave it), interleaved:
+// A's value i, B's value i, ..., then A's value i + 1, ..., one push every `interval` ms from a
+// timer, so two values are never in flight together in the whole machine; t = the push instant.
+// The implementation that goes first rotates from round to round. Why interleaved: the followers
+// are forked at the same moment, so V8's memory reducer runs a mark-compact in many of them at
+// about the same time (a ~1 s storm of 2–7 ms pauses). In batches of one implementation such a
+// storm lands on whichever batch is running, and the p99 comparison becomes luck; interleaved,
+// every implementation meets the same disturbances. --order=batched keeps the batches (a round is
+// one batch of `values` values per implementation, in rotating order, each followed by a drain
+// pause): they are what the CPU table below and --profile need.
 // Each follower records (seq, receive instant) first thing in its listener, in memory; the
 // parent collects them over IPC after the cell (no IPC during a measurement). The clock is
 // process.hrtime (CLOCK_MONOTONIC), the same clock in every process of the host.
 //
 //   latency of a value = max over the F followers of (receive − push): the LAST follower
-//   per round          p50 and p99 over the round's values (p99 of 100 values: the 99th)
-//   per cell           the median over the rounds of the per-round p50, and of the per-round p99
+//   per round          p50 and p99 over the implementation's values of the round (p99 of 100
+//                      values: the 99th); printed and kept in the result in both orders
+//   per cell           interleaved: p50 and p99 over all its values of all rounds (pooled: a storm
+//                      is shared by every implementation, and 3 × 100 values make a steadier p99);
+//                      --order=batched: the median over the rounds of the per-round p50, and of
+//                      the per-round p99 (a storm hits one batch: the median leaves it out)
 //
-// Each cell first pushes `warmup` unmeasured values through every implementation, then runs the
-// rounds; the order of the implementations rotates from round to round.
+// Each cell first pushes `warmup` unmeasured values through every implementation, in the order of
+// its rounds (interleaved or batched), then runs the rounds.
 //
-// Also per cell and implementation: the main-thread CPU time and run-queue wait per value of the
-// leader and of the followers (/proc/PID/schedstat, read before and after each batch), because on
-// a machine with fewer cores than processes the latency is mostly waiting for a CPU. And the share
-// of the machine's CPU that other processes used during the rounds (a `!!` line above 10 %).
+// Also per cell and implementation, with --order=batched only: the main-thread CPU time and
+// run-queue wait per value of the leader and of the followers (/proc/PID/schedstat, read before
+// and after each batch), because on a machine with fewer cores than processes the latency is
+// mostly waiting for a CPU (interleaved, every window holds every implementation: cpu is null).
+// And the share of the machine's CPU that other processes used during the rounds (a `!!` line
+// above 10 %).
 // --compare-dist=DIR measures a second cluster-share build (e.g. an older commit built elsewhere)
 // side by side, in the same processes.
 //
-// --profile: F = 50, 10 rounds, cluster-share only (or --impl LIST, e.g. floor,cluster-share); the
-// leader and one follower (the last forked) run with --cpu-prof; after the rounds they exit
-// cleanly and the top self-time functions of both profiles are printed per implementation, over
-// that implementation's rounds (the samples taken while its batches ran, each batch from its
-// 'run' request to the end of its drain pause), and over the whole profile (hitCount × sample
-// interval, start-up included).
+// --profile: F = 50, 10 rounds, --order=batched, cluster-share only (or --impl LIST, e.g.
+// floor,cluster-share); the leader and one follower (the last forked) run with --cpu-prof; after
+// the rounds they exit cleanly and the top self-time functions of both profiles are printed per
+// implementation, over that implementation's rounds (the samples taken while its batches ran,
+// each batch from its 'run' request to the end of its drain pause), and over the whole profile
+// (hitCount × sample interval, start-up included).
 import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -66,21 +80,29 @@ const here = dirname(fileURLToPath(import.meta.url));
 const memberScript = join(here, 'fanout-latency-member.mjs');
 
 const IMPLS = ['floor', 'floor-ack', 'cluster-share', 'cluster-share-alt', 'cluster-client'];
-/** Follower counts, rounds per cell and implementation, values per round, warm-up values per implementation. */
-const DEFAULTS = { f: [3, 15, 50, 100], rounds: 3, values: 100, warmup: 20 };
+/** Follower counts, rounds per cell, values per implementation and round, warm-up values per implementation, order. */
+const DEFAULTS = { f: [3, 15, 50, 100], rounds: 3, values: 100, warmup: 20, order: 'interleaved' };
+const ORDERS = ['interleaved', 'batched'];
 const LABEL = { floor: 'floor (bare socket)', 'floor-ack': 'floor + acks', 'cluster-share': 'cluster-share', 'cluster-share-alt': 'cluster-share (--compare-dist)', 'cluster-client': 'cluster-client 3.7' };
 
 const USAGE = `usage: node benchmark/fanout-latency.mjs [options]
   --f=LIST          follower counts, comma-separated (default 3,15,50,100; --profile: 50)
-  --rounds=N        rounds per cell and implementation (default 3; --profile: 10, for enough samples)
-  --values=N        values pushed per round (default 100)
-  --interval=MS     ms between two pushes (default: 20, and 25 from 100 followers on)
+  --rounds=N        rounds per cell (default 3; --profile: 10, for enough samples)
+  --values=N        values pushed per implementation and round (default 100)
+  --interval=MS     ms between two pushes, of any implementation (default: 20, and 25 from 100
+                    followers on)
   --warmup=N        unmeasured values per implementation before a cell's rounds (default 20)
+  --order=ORDER     interleaved (default): a round alternates the implementations value by value,
+                    so all meet the same disturbances (GC storms); the cell's p50/p99 are over all
+                    values of all rounds. batched: a round is one batch per implementation; the
+                    cell's p50/p99 are the medians of the per-round ones, and the CPU per value
+                    (schedstat) is measured per batch and printed. --profile is always batched
   --impl=LIST       subset of ${IMPLS.filter(i => i !== 'cluster-share-alt').join(',')} (default: all)
   --compare-dist=D  also measure the cluster-share build in directory D (its dist/esm, e.g. one built
                     from an older commit), as "cluster-share (--compare-dist)", in the same processes
   --wait-idle=S     before each cell, wait up to S s for the CPUs to be idle (default 0)
-  --profile         F = 50, cluster-share only (unless --impl), leader and one follower with --cpu-prof
+  --profile         F = 50, batched, cluster-share only (unless --impl), leader and one follower
+                    with --cpu-prof
   --profile-dir=DIR where the .cpuprofile files go (default benchmark/results/fanout-latency-profiles/<time>)
   -h, --help        this text`;
 
@@ -95,6 +117,7 @@ function options() {
         interval: { type: 'string' },
         warmup: { type: 'string', default: String(DEFAULTS.warmup) },
         impl: { type: 'string', default: IMPLS.filter(i => i !== 'cluster-share-alt').join(',') },
+        order: { type: 'string' },
         profile: { type: 'boolean', default: false },
         'wait-idle': { type: 'string', default: '0' },
         'profile-dir': { type: 'string' },
@@ -126,6 +149,12 @@ function options() {
       process.exit(2);
     }
   }
+  // --profile attributes samples to batch windows: it needs batches.
+  const order = values.order ?? (values.profile ? 'batched' : DEFAULTS.order);
+  if (!ORDERS.includes(order) || (values.profile && order !== 'batched')) {
+    console.error(`--order: ${ORDERS.join(' or ')} expected${values.profile ? ' (--profile: batched)' : ''}, got ${order}\n${USAGE}`);
+    process.exit(2);
+  }
   let altShareUrl = null;
   if (values['compare-dist']) {
     const dir = resolve(values['compare-dist']);
@@ -145,6 +174,7 @@ function options() {
     interval: values.interval === undefined ? null : ints(values.interval, 'interval')[0],
     warmup: Number(values.warmup),
     impls: IMPLS.filter(i => impls.includes(i)),
+    order,
     profile: values.profile,
     profileDir: values['profile-dir'],
     waitIdleS: Number(values['wait-idle']) || 0,
@@ -359,17 +389,18 @@ const schedDelta = (a, b) => (a && b ? { cpuNs: b.cpuNs - a.cpuNs, waitNs: b.wai
 const quantile = (sorted, q) => (sorted.length ? sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] : null);
 
 /**
- * One round: per value, the latency of the last follower (max of receive − push over the
- * followers); values some follower never received are counted as lost and left out.
+ * One implementation's values of one round (`pushes`: { seq, t, nextT }, nextT = when the next
+ * push of any implementation came): per value, the latency of the last follower (max of
+ * receive − push over the followers); values some follower never received are counted as lost
+ * and left out. Returns the round's statistics and its latencies, sorted (for pooling).
  */
-function roundStats(pushes, receivedBy, intervalMs) {
+function roundStats(pushes, receivedBy) {
   const last = [];
   const all = [];
   let lost = 0;
   let lastIsLastForked = 0;
-  for (let i = 0; i < pushes.length; i += 2) {
-    const seq = pushes[i];
-    const t = pushes[i + 1];
+  let overlapping = 0;
+  for (const { seq, t, nextT } of pushes) {
     let max = -Infinity;
     let argmax = -1;
     let missing = false;
@@ -390,55 +421,73 @@ function roundStats(pushes, receivedBy, intervalMs) {
       continue;
     }
     last.push(max);
+    if (t + max > nextT) overlapping++;
     if (argmax === receivedBy.length - 1) lastIsLastForked++;
   }
   last.sort((a, b) => a - b);
   all.sort((a, b) => a - b);
   return {
-    values: pushes.length / 2,
-    lost,
-    p50Us: quantile(last, 0.5),
-    p99Us: quantile(last, 0.99),
-    maxUs: last.length ? last[last.length - 1] : null,
-    overlapping: last.filter(us => us > intervalMs * 1000).length,
-    anyFollowerP50Us: quantile(all, 0.5),
-    lastIsLastForked,
+    last,
+    stats: {
+      values: pushes.length,
+      lost,
+      p50Us: quantile(last, 0.5),
+      p99Us: quantile(last, 0.99),
+      maxUs: last.length ? last[last.length - 1] : null,
+      overlapping,
+      anyFollowerP50Us: quantile(all, 0.5),
+      lastIsLastForked,
+    },
   };
 }
 
 // ------------------------------------------------------------------------------ measurement
+/**
+ * The leader's `run` requests of one round through the implementations in `order`: interleaved,
+ * one that alternates between them value by value; batched, one batch per implementation.
+ */
+const runsOf = (order, opts) => (opts.order === 'batched' ? order.map(impl => [impl]) : [order]);
+
 async function measureCell(group, f, opts, batchWindows) {
   const intervalMs = intervalFor(opts, f);
   const { impls } = group;
-  const batches = []; // { impl, round, pushes: [seq, t, ...], leaderSched, followersSched }
+  const batched = opts.order === 'batched';
+  const followers = group.followers.slice(0, f);
+  const runs = []; // { round, order, pushes: [seq, t, ...], leaderSched, followersSched }
   const drainMs = Math.max(100, 4 * intervalMs);
+  const push = (order, count) => group.leader.request('run', { order, count, intervalMs }, 60_000 + 2 * count * order.length * intervalMs);
   // Warm-up: unmeasured values through every implementation.
   if (opts.warmup > 0) {
-    for (const impl of impls) {
-      await group.leader.request('run', { impl, count: opts.warmup, intervalMs });
+    for (const order of runsOf(impls, opts)) {
+      await push(order, opts.warmup);
       await sleep(drainMs);
     }
   }
   const cpuBefore = cpuSnapshot([group.leader, ...group.followers]);
   for (let round = 0; round < opts.rounds; round++) {
-    const order = impls.map((_, i) => impls[(i + round) % impls.length]);
-    for (const impl of order) {
-      const followers = group.followers.slice(0, f);
+    const rotated = impls.map((_, i) => impls[(i + round) % impls.length]);
+    for (const order of runsOf(rotated, opts)) {
       const leaderBefore = schedOf([group.leader]);
       const followersBefore = schedOf(followers);
       const from = nowUs();
-      const { pushes } = await group.leader.request('run', { impl, count: opts.values, intervalMs });
-      await sleep(drainMs); // the last value reaches every follower before the next batch starts
+      const { pushes } = await push(order, opts.values);
+      await sleep(drainMs); // the last value reaches every follower before the next run starts
       const to = nowUs();
       const leaderSched = schedDelta(leaderBefore, schedOf([group.leader]));
       const followersSched = schedDelta(followersBefore, schedOf(followers));
-      batches.push({ impl, round, pushes, leaderSched, followersSched });
-      batchWindows?.push({ impl, from, to, values: opts.values, followers: f });
+      runs.push({ round, order, pushes, leaderSched, followersSched });
+      // --profile runs batched: a window is one implementation's.
+      batchWindows?.push({ impl: order[0], from, to, values: opts.values, followers: f });
     }
   }
   const foreignCpuShare = foreignShare(cpuBefore, cpuSnapshot([group.leader, ...group.followers]));
+  // Every push with its implementation and round, and when the next push (of any implementation)
+  // came; after the last push of a run a drain pause follows: there, one interval after it.
+  const pushed = runs.flatMap(({ round, order, pushes }) => Array.from({ length: pushes.length / 2 }, (_, k) => ({
+    impl: order[k % order.length], round, seq: pushes[2 * k], t: pushes[2 * k + 1], nextT: pushes[2 * k + 3] ?? pushes[2 * k + 1] + intervalMs * 1000,
+  })));
   // Collect the receive times (after the rounds: no IPC during a measurement).
-  const answers = await Promise.all(group.followers.slice(0, f).map(m => m.request('results')));
+  const answers = await Promise.all(followers.map(m => m.request('results')));
   const results = {};
   for (const impl of impls) {
     const receivedBy = answers.map(a => {
@@ -447,24 +496,30 @@ async function measureCell(group, f, opts, batchWindows) {
       for (let i = 0; i < rec.seqs.length; i++) if (!map.has(rec.seqs[i])) map.set(rec.seqs[i], rec.times[i]);
       return map;
     });
-    const own = batches.filter(b => b.impl === impl).sort((a, b) => a.round - b.round);
-    const rounds = own.map(b => roundStats(b.pushes, receivedBy, intervalMs));
+    const perRound = Array.from({ length: opts.rounds }, (_, round) => roundStats(pushed.filter(p => p.impl === impl && p.round === round), receivedBy));
+    const rounds = perRound.map(r => r.stats);
+    const pooled = perRound.flatMap(r => r.last).sort((a, b) => a - b);
+    const stats = {
+      pooled: { p50Us: quantile(pooled, 0.5), p99Us: quantile(pooled, 0.99) },
+      medianOfRounds: { p50Us: median(rounds.map(r => r.p50Us)), p99Us: median(rounds.map(r => r.p99Us)) },
+    };
     // CPU per value from schedstat, over the whole batch (its pushes and the drain pause after it;
     // the idle clients of the other implementations cost nothing): summed over the rounds.
+    // Interleaved, a window holds every implementation: nothing to attribute.
+    const own = runs.filter(r => r.order.length === 1 && r.order[0] === impl);
     const perValue = pick => {
       if (own.some(b => !b[pick])) return null;
       const n = own.reduce((k, b) => k + b.pushes.length / 2, 0);
       return { cpuUs: own.reduce((k, b) => k + b[pick].cpuNs, 0) / 1000 / n, runQueueWaitUs: own.reduce((k, b) => k + b[pick].waitNs, 0) / 1000 / n };
     };
-    const cpu = { leader: perValue('leaderSched'), followers: perValue('followersSched') };
     results[impl] = {
-      p50Us: median(rounds.map(r => r.p50Us)),
-      p99Us: median(rounds.map(r => r.p99Us)),
+      ...(batched ? stats.medianOfRounds : stats.pooled),
+      ...stats,
       maxUs: Math.max(...rounds.map(r => r.maxUs ?? 0)),
       lost: rounds.reduce((n, r) => n + r.lost, 0),
       overlapping: rounds.reduce((n, r) => n + r.overlapping, 0),
       anyFollowerP50Us: median(rounds.map(r => r.anyFollowerP50Us)),
-      cpu,
+      cpu: batched ? { leader: perValue('leaderSched'), followers: perValue('followersSched') } : null,
       rounds,
     };
   }
@@ -479,7 +534,7 @@ async function measureCell(group, f, opts, batchWindows) {
 }
 
 function printCell(cell, opts, setup) {
-  const cpuRows = Object.entries(cell.results).filter(([, r]) => r.cpu.leader && r.cpu.followers).map(([impl, r]) => [LABEL[impl],
+  const cpuRows = Object.entries(cell.results).filter(([, r]) => r.cpu?.leader && r.cpu.followers).map(([impl, r]) => [LABEL[impl],
     `${r.cpu.leader.cpuUs.toFixed(0)} µs`, `${(r.cpu.leader.cpuUs / cell.followers).toFixed(1)} µs`, `${r.cpu.leader.runQueueWaitUs.toFixed(0)} µs`,
     `${(r.cpu.followers.cpuUs / cell.followers).toFixed(1)} µs`, `${(r.cpu.followers.runQueueWaitUs / cell.followers).toFixed(0)} µs`]);
   const rows = [];
@@ -495,14 +550,19 @@ function printCell(cell, opts, setup) {
   if (c) rows.push(['cluster-share ÷ cluster-client', fmtRatio(c.p50), fmtRatio(c.p99), '', '', '', '', '', '']);
   const d = cell.ratios.clusterShareVsCompareDist;
   if (d) rows.push(['cluster-share ÷ --compare-dist build', fmtRatio(d.p50), fmtRatio(d.p99), '', '', '', '', '', '']);
+  const batched = opts.order === 'batched';
   printTable(
-    `F = ${cell.followers} followers: push → LAST follower's listener; ${opts.values} values per round, one every ${cell.intervalMs} ms, ` +
-      `median of ${opts.rounds} rounds` + (setup ? ` (followers forked and ready in ${(setup.readyMs / 1000).toFixed(1)} s, primed in ${(setup.primedMs / 1000).toFixed(1)} s)` : ''),
+    `F = ${cell.followers} followers: push → LAST follower's listener; ${opts.values} values per implementation and round, ` +
+      (batched ? `in batches of one implementation, one every ${cell.intervalMs} ms; median of ${opts.rounds} rounds`
+        : `interleaved, one push every ${cell.intervalMs} ms; p50/p99 over all ${opts.rounds * opts.values} values of the ${opts.rounds} rounds`) +
+      (setup ? ` (followers forked and ready in ${(setup.readyMs / 1000).toFixed(1)} s, primed in ${(setup.primedMs / 1000).toFixed(1)} s)` : ''),
     ['implementation', 'p50', 'p99', 'max', 'p50 per round', 'p99 per round', 'any-f. p50', 'lost', '>interval'],
     rows,
     { note: (cell.foreignCpuShare > 0.1 ? `!! other processes used ${(cell.foreignCpuShare * 100).toFixed(0)} % of the machine's CPU time during these rounds: the numbers are disturbed (run again on a quiet machine, or with --wait-idle)\n` : '') +
-      'p50/p99: of the per-value max over the followers; any-f. p50: median over every (value, follower) delivery; lost: values a follower never got (must be 0); >interval: values whose last delivery came after the next push' },
+      `p50/p99: of the per-value max over the followers, ${batched ? 'the median of the per-round p50s and p99s' : 'over all values of all rounds (pooled); the implementations alternate value by value, so they share every disturbance'}; ` +
+      'any-f. p50: median over every (value, follower) delivery; lost: values a follower never got (must be 0); >interval: values whose last delivery came after the next push (of any implementation)' },
   );
+  if (!batched) console.log('  (CPU per value per implementation: not measured when interleaved; it needs --order=batched)');
   if (cpuRows.length) {
     printTable(`F = ${cell.followers}: main-thread CPU per value pushed (/proc/PID/schedstat over the rounds, the ${cell.intervalMs} ms timer and pauses included)`,
       ['implementation', 'leader CPU', '÷ F', 'leader run-queue wait', 'CPU per follower', 'run-queue wait per follower'], cpuRows);
@@ -641,7 +701,8 @@ function source() {
  */
 async function measureCells(opts, { leaderArgv = [], followerArgv = () => [], batchWindows = null, beforeStop } = {}) {
   const shareUrl = opts.impls.includes('cluster-share') ? snapshotClusterShare() : null;
-  console.log(`fanout latency: implementations ${opts.impls.join(', ')}; F = ${opts.followerCounts.join(', ')}; ${opts.rounds} rounds × ${opts.values} values` +
+  console.log(`fanout latency: implementations ${opts.impls.join(', ')}; F = ${opts.followerCounts.join(', ')}; ${opts.rounds} rounds × ${opts.values} values per implementation, ` +
+    `${opts.order === 'batched' ? 'in batches of one implementation' : 'interleaved value by value'}` +
     `${opts.warmup ? ` after ${opts.warmup} warm-up values` : ''}; value { seq, t, data: 64 B string }${opts.profile ? '; --profile' : ''}`);
   const cells = [];
   if (opts.altShareUrl) console.log(`also measured: the cluster-share build at ${fileURLToPath(opts.altShareUrl)}, as "${LABEL['cluster-share-alt']}"`);
@@ -672,7 +733,8 @@ async function measureCells(opts, { leaderArgv = [], followerArgv = () => [], ba
 
 /** The options a result records. */
 const configOf = opts => ({
-  followerCounts: opts.followerCounts, rounds: opts.rounds, values: opts.values, warmup: opts.warmup, impls: opts.impls,
+  followerCounts: opts.followerCounts, rounds: opts.rounds, values: opts.values, warmup: opts.warmup, impls: opts.impls, order: opts.order,
+  p50p99: opts.order === 'batched' ? 'median of the per-round values' : 'pooled over all values of all rounds',
   intervalMs: Object.fromEntries(opts.followerCounts.map(f => [f, intervalFor(opts, f)])),
   value: '{ seq, t, data: 64 B ASCII string }', profile: opts.profile,
   compareDist: opts.altShareUrl ? fileURLToPath(opts.altShareUrl) : null,
@@ -685,7 +747,8 @@ const SUITE_NAME = Object.fromEntries(Object.entries(OWN_NAME).map(([suite, own]
 
 /**
  * The scenario of benchmark/run.mjs: `impls` (the suite's names: bare = the floor) at F = 3, 15,
- * 50, 100 with the default rounds, values and warm-up (quick: F = 3, 15 and 2 rounds). Prints the
+ * 50, 100 with the default rounds, values, warm-up and order (quick: F = 3, 15 and 2 rounds):
+ * interleaved, so p50Us/p99Us are pooled over the rounds and there is no CPU table. Prints the
  * same tables as the command line and resolves with { scenario, config, cells: [{ followers,
  * intervalMs, results: { <suite name>: { p50Us, p99Us, maxUs, lost, ... } }, ratios:
  * { clusterShareVsClusterClient, clusterShareVsBare }: { p50, p99 } }], warnings }.
@@ -693,9 +756,9 @@ const SUITE_NAME = Object.fromEntries(Object.entries(OWN_NAME).map(([suite, own]
 export async function run({ quick = false, impls = SUITE_IMPLS } = {}) {
   const opts = {
     followerCounts: quick ? [3, 15] : DEFAULTS.f, rounds: quick ? 2 : DEFAULTS.rounds, values: DEFAULTS.values, interval: null,
-    warmup: DEFAULTS.warmup, impls: IMPLS.filter(i => impls.some(suite => OWN_NAME[suite] === i)), profile: false, waitIdleS: 0, altShareUrl: null,
+    warmup: DEFAULTS.warmup, impls: IMPLS.filter(i => impls.some(suite => OWN_NAME[suite] === i)), order: DEFAULTS.order, profile: false, waitIdleS: 0, altShareUrl: null,
   };
-  console.log('\n== fanout-latency: push → the LAST of F subscribed followers, one value in flight');
+  console.log('\n== fanout-latency: push → the LAST of F subscribed followers, one value in flight, the implementations interleaved');
   const { cells, warnings } = await measureCells(opts);
   const suiteNames = results => Object.fromEntries(Object.entries(results).map(([impl, r]) => [SUITE_NAME[impl], r]));
   return {
@@ -773,7 +836,7 @@ async function main() {
 
   console.log(`\nresults written to ${relative(root, writeResult(opts.profile ? 'fanout-latency-profile' : 'fanout-latency', result))} (${result.durationS.toFixed(0)} s)`);
   const compact = {
-    scenario: 'fanout-latency', durationS: Math.round(result.durationS), rounds: opts.rounds, values: opts.values,
+    scenario: 'fanout-latency', durationS: Math.round(result.durationS), rounds: opts.rounds, values: opts.values, order: opts.order,
     cells: cells.map(c => ({
       followers: c.followers, intervalMs: c.intervalMs, foreignCpuShare: c.foreignCpuShare === null ? null : +c.foreignCpuShare.toFixed(3),
       ...Object.fromEntries(Object.entries(c.results).map(([k, r]) => [k, { p50Us: +r.p50Us.toFixed(1), p99Us: +r.p99Us.toFixed(1), lost: r.lost }])),

@@ -137,7 +137,9 @@ function chart(s, impls, m = machine(), quick = opts.quick) {
   if (latency) {
     panels.push({
       title: 'fan-out: push → the LAST of F followers',
-      subtitle: `p50 / p99 over ${latency.config.values} paced values; floor = bare socket, same run · log scale · lower is better`,
+      // Interleaved, p50/p99 are over the values of all rounds; an older result (no order) took medians of rounds.
+      subtitle: `p50 / p99 over ${latency.config.order === 'interleaved' ? `${latency.config.rounds * latency.config.values} paced values, the implementations interleaved`
+        : `${latency.config.values} paced values`}; floor = bare socket, same run · log scale · lower is better`,
       format: fmt.us, scale: 'log', groups: latency.cells.flatMap(c => [
         { label: `F = ${c.followers} p50`, bars: bars(c.results, r => r.p50Us) },
         { label: `F = ${c.followers} p99`, bars: bars(c.results, r => r.p99Us) },
