@@ -70,7 +70,7 @@ import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseOrExit } from './lib/cli.mjs';
 import {
   IMPLS as SUITE_IMPLS, cleanup as harnessCleanup, fmtRatio, fmtUs, freePort, median, nowUs, printMachine, printTable, ratio, resultsDir,
   root, runIfMain, sleep, snapshotClusterShare, within, writeResult,
@@ -107,32 +107,19 @@ const USAGE = `usage: node benchmark/fanout-latency.mjs [options]
   -h, --help        this text`;
 
 function options() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        f: { type: 'string' },
-        rounds: { type: 'string' },
-        values: { type: 'string', default: String(DEFAULTS.values) },
-        interval: { type: 'string' },
-        warmup: { type: 'string', default: String(DEFAULTS.warmup) },
-        impl: { type: 'string', default: IMPLS.filter(i => i !== 'cluster-share-alt').join(',') },
-        order: { type: 'string' },
-        profile: { type: 'boolean', default: false },
-        'wait-idle': { type: 'string', default: '0' },
-        'profile-dir': { type: 'string' },
-        'compare-dist': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    console.error(`${err.message}\n${USAGE}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+  const values = parseOrExit({
+    f: { type: 'string' },
+    rounds: { type: 'string' },
+    values: { type: 'string', default: String(DEFAULTS.values) },
+    interval: { type: 'string' },
+    warmup: { type: 'string', default: String(DEFAULTS.warmup) },
+    impl: { type: 'string', default: IMPLS.filter(i => i !== 'cluster-share-alt').join(',') },
+    order: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'wait-idle': { type: 'string', default: '0' },
+    'profile-dir': { type: 'string' },
+    'compare-dist': { type: 'string' },
+  }, USAGE);
   const ints = (s, name) => {
     const list = s.split(',').map(x => Number(x.trim()));
     if (list.some(n => !Number.isInteger(n) || n < 1)) {

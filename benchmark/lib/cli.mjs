@@ -2,22 +2,31 @@
 import { parseArgs } from 'node:util';
 
 /**
+ * node:util parseArgs of `options` plus -h/--help: prints `usage` and exits 0 on --help, prints
+ * the error and `usage` and exits 2 on a bad option; else returns the values.
+ */
+export function parseOrExit(options, usage) {
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h', default: false } } }));
+  } catch (err) {
+    console.error(`${err.message}\n${usage}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return values;
+}
+
+/**
  * Parses the options (node:util parseArgs `options`, plus --help). Returns the values, an
  * integer reader (`int(name, min)`) and the implementations chosen by `--impl`
  * (both, cluster-share or cluster-client). Prints `usage` and exits on --help or bad input.
  */
 export function benchArgs(options, usage) {
-  let args;
-  try {
-    ({ values: args } = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h', default: false } } }));
-  } catch (err) {
-    console.error(`${err.message}\n${usage}`);
-    process.exit(2);
-  }
-  if (args.help) {
-    console.log(usage);
-    process.exit(0);
-  }
+  const args = parseOrExit(options, usage);
   const int = (name, min) => {
     const value = Number(args[name]);
     if (!Number.isInteger(value) || value < min) {

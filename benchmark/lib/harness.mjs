@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseOrExit } from './cli.mjs';
 import { Histogram } from './histogram.mjs';
 
 export { Histogram };
@@ -31,24 +31,7 @@ export const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
  * Exits with the usage on a bad option or --help.
  */
 export function parseOptions(usage, extra = {}) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        impl: { type: 'string', default: IMPLS.join(',') },
-        help: { type: 'boolean', short: 'h', default: false },
-        ...extra,
-      },
-    }));
-  } catch (err) {
-    console.error(`${err.message}\n${usage}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
+  const values = parseOrExit({ quick: { type: 'boolean', default: false }, impl: { type: 'string', default: IMPLS.join(',') }, ...extra }, usage);
   const impls = values.impl.split(',').map(s => s.trim()).filter(Boolean);
   for (const impl of impls) {
     if (!IMPLS.includes(impl)) {
