@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { benchArgs } from './lib/cli.mjs';
 import {
-  IpcChild, cleanup, freePort, machine, median, printTable, resultsDir, roundNumbers, runIfMain, sleep, snapshotClusterShare,
+  IpcChild, freePort, machine, median, printTable, resultsDir, roundNumbers, runIfMain, sleep, snapshotClusterShare,
   withinOr,
 } from './lib/harness.mjs';
 
@@ -54,14 +54,6 @@ const DEADLINE = intOption('deadline', 1000);
 const IMPLS = impls();
 /** How long a member may take to become ready, and a group to settle, before we give up on it. */
 const START_DEADLINE = 60_000;
-
-// ------------------------------------------------------------------------- child bookkeeping
-// (the harness kills the members on exit or a signal; here also on an uncaught exception)
-process.on('uncaughtException', err => {
-  console.error(err);
-  cleanup();
-  process.exit(1);
-});
 
 // ------------------------------------------------------------------------------ a member
 /** One forked failover-member.mjs process; it belongs to `group` while it lives. */

@@ -22,7 +22,7 @@
 // All times are performance.timeOrigin + performance.now(): wall-clock milliseconds with a
 // fraction, comparable between the processes of one host.
 import { createRequire } from 'node:module';
-import { EchoClient, keptLogger, memberChannel } from './lib/echo.mjs';
+import { EchoClient, keptLogger, memberChannel, reportReady } from './lib/echo.mjs';
 
 const [impl, portArg, shareUrl, optionsArg] = process.argv.slice(2);
 const port = Number(portArg);
@@ -128,13 +128,4 @@ async function loop() {
   }
 }
 
-client.ready().then(
-  () => {
-    checkRole();
-    send({ type: 'ready', pid: process.pid, impl, isLeader: client.isClusterClientLeader === true, at: now() });
-    loop();
-  },
-  err => {
-    send({ type: 'ready-error', pid: process.pid, impl, code: codeOf(err), message: String(err && err.message) });
-  },
-);
+reportReady(client, impl, { send, now }, codeOf, { check: checkRole, start: loop });

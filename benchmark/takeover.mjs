@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { benchArgs } from './lib/cli.mjs';
 import {
-  IpcChild, cleanup, freePort, machine, median, printTable, runIfMain, sleep, snapshotClusterShare, withinOr, writeResult,
+  IpcChild, freePort, machine, median, printTable, runIfMain, sleep, snapshotClusterShare, withinOr, writeResult,
 } from './lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -62,12 +62,6 @@ const CONFIGS = [
   { key: 'cluster-share-3000', label: 'cluster-share, leaderTimeout 3000 (default)', impl: 'cluster-share', options: {} },
   { key: 'cluster-client', label: 'cluster-client 3.7.0', impl: 'cluster-client', options: {} },
 ].filter(c => IMPLS.includes(c.impl));
-
-process.on('uncaughtException', err => {
-  console.error(err);
-  cleanup();
-  process.exit(1);
-});
 
 // ------------------------------------------------------------------------------ a member
 class Member extends IpcChild {

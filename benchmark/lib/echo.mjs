@@ -51,3 +51,21 @@ export function memberChannel(script, parent) {
     },
   };
 }
+
+/**
+ * Reports to the parent when `client` is ready: `check()` (the member's role check), then
+ * { type: 'ready', pid, impl, isLeader, at } and `start()`; or { type: 'ready-error', ... } with
+ * `codeOf(err)` when it failed to start.
+ */
+export function reportReady(client, impl, { send, now }, codeOf, { check, start }) {
+  client.ready().then(
+    () => {
+      check();
+      send({ type: 'ready', pid: process.pid, impl, isLeader: client.isClusterClientLeader === true, at: now() });
+      start();
+    },
+    err => {
+      send({ type: 'ready-error', pid: process.pid, impl, code: codeOf(err), message: String(err && err.message) });
+    },
+  );
+}
