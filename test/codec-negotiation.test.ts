@@ -262,4 +262,26 @@ describe('subscription values are encoded once per codec in use', () => {
     for (const s of late2) assert.deepEqual(s.got, [{ list: [1, 2] }]);
     assert.equal(sj.encodes, 2, 'derived once for two late serialize-json subscribers');
   });
+
+  test('a codec that cannot encode the value is tried once; its subscribers are skipped with a warning, the others get the value', () => {
+    const tagged = counting(taggedCodec);
+    let refusals = 0;
+    const refusing: Codec = { encode: () => { refusals++; throw new Error('no way'); }, decode: () => undefined };
+    const warnings: string[] = [];
+    const logger = { ...quiet, warn: (...args: unknown[]) => { warnings.push(args.map(String).join(' ')); } };
+    const options = { ...resolveOptions('FixtureClient', { logger }), transcode: tagged, codecs: [] };
+    const client = new FixtureClient();
+    const host = new DataClientHost(options, client, { subscribe: 'subscribe', unSubscribe: undefined, publish: undefined, close: undefined });
+    const good = [new Collector(tagged), new Collector(tagged)];
+    const refused = [new Collector(refusing), new Collector(refusing)];
+    const key = host.keyOf({ key: 'k' });
+    for (const s of [good[0]!, ...refused, good[1]!]) host.subscribe(key, { key: 'k' }, s);
+    void client.push('k', { n: 1 });
+    for (const s of good) assert.deepEqual(s.got, [{ n: 1 }], 'the other subscribers get it, before and after the refused ones');
+    for (const s of refused) assert.deepEqual(s.got, [], 'nothing for the refused codec');
+    assert.equal(refusals, 1, 'the refusing codec is asked once per value, not once per subscriber');
+    assert.equal(tagged.encodes, 1);
+    assert.equal(warnings.length, 2, 'one warning per subscriber that did not get the value');
+    for (const w of warnings) assert.match(w, /subscription value for .*k.* cannot be encoded with a subscriber's codec; not delivered to it: no way/);
+  });
 });

@@ -22,7 +22,10 @@ export const SUBSCRIPTION_KEY_PREFIX = '$$inner$$__';
 export interface Subscriber {
   /** The codec this subscriber's values are encoded with. */
   readonly codec: Codec;
-  /** A value for `key`; `encoded.bytes(this.codec)` is already made (and cannot throw). */
+  /**
+   * A value for `key`. `encoded.bytes(this.codec)` and `encoded.framed(this.codec, …)` throw a
+   * CodecFailure when the value cannot be encoded in that codec; the host catches it.
+   */
   deliver(key: string, encoded: EncodedValue): void;
 }
 
@@ -31,9 +34,18 @@ export interface Framer<T> {
   frame(key: string, data: Buffer): T;
 }
 
-/** One codec's bytes of a value, and what a subscriber framed them into (built once, shared). */
+/** A value that could not be encoded in a subscriber's codec (`cause`: the codec's error). */
+export class CodecFailure extends Error {
+  constructor(cause: unknown) {
+    super(`the value cannot be encoded with the subscriber's codec: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = 'CodecFailure';
+  }
+}
+
+/** Another codec's bytes of a value (or why it has none), and what a subscriber framed them into. */
 interface Encoding {
-  data: Buffer;
+  data: Buffer | undefined;
+  failure: CodecFailure | undefined;
   framed: unknown;
 }
 
@@ -42,12 +54,18 @@ interface Encoding {
  * While the value is being fanned out it is encoded from the value itself; once sealed (kept as
  * the last value for late subscribers) other codecs are derived from the first encoding, so a
  * later change to the object by the DataClient is never seen.
+ *
+ * The first codec (the one nearly every subscriber speaks) is kept in fields: a pushed value
+ * costs no Map, and each subscriber's delivery is one field read.
  */
 export class EncodedValue {
   /** The subscription key the value is for. */
   readonly key: string;
-  readonly #encodings = new Map<Codec, Encoding>();
   readonly #first: Codec;
+  readonly #firstData: Buffer;
+  #firstFramed: unknown;
+  /** The other codecs' encodings, made when a subscriber first needs one. */
+  #others: Map<Codec, Encoding> | undefined;
   #value: unknown;
   #sealed = false;
 
@@ -55,31 +73,38 @@ export class EncodedValue {
     this.key = key;
     this.#value = value;
     this.#first = first;
-    this.#encodings.set(first, { data: first.encode(value), framed: undefined });
+    this.#firstData = first.encode(value);
   }
 
-  #encoding(codec: Codec): Encoding {
-    let encoding = this.#encodings.get(codec);
+  #other(codec: Codec): Encoding & { data: Buffer } {
+    this.#others ??= new Map();
+    let encoding = this.#others.get(codec);
     if (!encoding) {
-      const value = this.#sealed ? this.#first.decode(this.#encodings.get(this.#first)!.data) : this.#value;
-      encoding = { data: codec.encode(value), framed: undefined };
-      this.#encodings.set(codec, encoding);
+      encoding = { data: undefined, failure: undefined, framed: undefined };
+      try {
+        encoding.data = codec.encode(this.#sealed ? this.#first.decode(this.#firstData) : this.#value);
+      } catch (err) {
+        encoding.failure = new CodecFailure(err);
+      }
+      this.#others.set(codec, encoding);
     }
-    return encoding;
+    if (encoding.failure) throw encoding.failure;
+    return encoding as Encoding & { data: Buffer };
   }
 
-  /** The value's bytes in `codec`. Throws if the codec cannot encode the value. */
+  /** The value's bytes in `codec`. Throws a CodecFailure if the codec cannot encode the value. */
   bytes(codec: Codec): Buffer {
-    return this.#encoding(codec).data;
+    return codec === this.#first ? this.#firstData : this.#other(codec).data;
   }
 
   /**
    * What `frame` makes of the bytes in `codec`, made once per codec and kept with the value (the
    * leader's push packet: the same bytes go to every follower of that codec). One framing per
-   * value: every caller's framer frames alike.
+   * value: every caller's framer frames alike. Throws a CodecFailure as `bytes` does.
    */
   framed<T>(codec: Codec, framer: Framer<T>): T {
-    const encoding = this.#encoding(codec);
+    if (codec === this.#first) return (this.#firstFramed ??= framer.frame(this.key, this.#firstData)) as T;
+    const encoding = this.#other(codec);
     encoding.framed ??= framer.frame(this.key, encoding.data);
     return encoding.framed as T;
   }
@@ -339,14 +364,17 @@ export class DataClientHost {
 
   #deliver(subscriber: Subscriber, key: string, encoded: EncodedValue): void {
     try {
-      encoded.bytes(subscriber.codec);
-    } catch (err) {
-      this.options.logger.warn(`[cluster-share] "${this.options.name}": subscription value for ${key} cannot be encoded with a subscriber's codec; not delivered to it: ${(err as Error)?.message ?? err}`);
-      return;
-    }
-    try {
       subscriber.deliver(key, encoded);
     } catch (err) {
+      this.#notDelivered(key, err);
+    }
+  }
+
+  /** A subscriber did not get a value: the codec could not encode it, or its delivery failed. */
+  #notDelivered(key: string, err: unknown): void {
+    if (err instanceof CodecFailure) {
+      this.options.logger.warn(`[cluster-share] "${this.options.name}": subscription value for ${key} cannot be encoded with a subscriber's codec; not delivered to it: ${(err.cause as Error)?.message ?? err.cause}`);
+    } else {
       this.options.logger.warn(`[cluster-share] "${this.options.name}": ${(err as Error)?.message ?? err}; that subscriber did not get it`);
     }
   }
