@@ -16,8 +16,12 @@ const SLAB_SIZE = 32 * 1024;
 /** A read is offered at least this many bytes: a slab with less left is replaced. */
 const MIN_READ = 4 * 1024;
 
-/** Receives the chunks of one socket; returns false to pause reading (as a stream's push()). */
-export type ChunkConsumer = (chunk: Buffer) => boolean;
+/**
+ * Receives the chunks of one socket, the bytes `chunk[0 .. length)` (the view a read went into,
+ * not cut to size: its bytes past `length` belong to later reads); returns false to pause reading
+ * (as a stream's push()).
+ */
+export type ChunkConsumer = (chunk: Buffer, length: number) => boolean;
 
 /** The reader of each socket made by connect(). */
 const readers = new WeakMap<net.Socket, SocketReader>();
@@ -40,10 +44,9 @@ class SocketReader {
 
   /** `length` bytes were read into `buffer` (what next() returned). */
   read(length: number, buffer: Uint8Array): boolean {
-    const chunk = (buffer as Buffer).subarray(0, length);
     this.#used += length;
-    if (this.#consumer) return this.#consumer(chunk);
-    this.#early.push(chunk);
+    if (this.#consumer) return this.#consumer(buffer as Buffer, length);
+    this.#early.push((buffer as Buffer).subarray(0, length));
     return true;
   }
 
@@ -53,7 +56,7 @@ class SocketReader {
     const early = this.#early;
     this.#early = [];
     let more = true;
-    for (const chunk of early) more = consumer(chunk) && more;
+    for (const chunk of early) more = consumer(chunk, chunk.length) && more;
     if (!more) socket.pause();
   }
 }
@@ -77,6 +80,6 @@ export function readChunks(socket: net.Socket, consumer: ChunkConsumer): void {
     return;
   }
   socket.on('data', chunk => {
-    if (!consumer(chunk as Buffer)) socket.pause();
+    if (!consumer(chunk as Buffer, (chunk as Buffer).length)) socket.pause();
   });
 }

@@ -223,6 +223,33 @@ describe('FrameDecoder: chunking', () => {
     assert.equal(sink.packets[0]!.data!.toString(), 'first');
     assert.equal(sink.packets[1]!.data!.toString(), 'second');
   });
+
+  test('(e) push(view, limit, length): only view[0 .. length) counts, at every cut, as a slab reader hands it over', () => {
+    // A reader reads into the unused end of a slab and hands over that whole view with the
+    // number of bytes read; what lies past them is garbage (here the second read goes into a new
+    // slab, so the first one's garbage stays garbage).
+    const all = Buffer.concat(encoded);
+    for (let cut = 1; cut < all.length; cut += 7) {
+      const { sink, decoder } = setup();
+      const slab1 = Buffer.alloc(all.length + 64, 0xee); // 0xee past each read: never part of a packet
+      const slab2 = Buffer.alloc(all.length + 64, 0xee);
+      all.copy(slab1, 0, 0, cut);
+      decoder.push(slab1, Infinity, cut);
+      all.copy(slab2, 0, cut);
+      decoder.push(slab2, Infinity, all.length - cut);
+      assert.equal(sink.errors.length, 0, `cut ${cut}: no error`);
+      assert.equal(sink.packets.length, expected.length, `cut ${cut}: every packet`);
+      expected.forEach((e, i) => assertPacket(sink.packets[i], e, `cut ${cut}, packet ${i}`));
+      assert.equal(decoder.bufferedBytes, 0, `cut ${cut}: nothing left over`);
+    }
+  });
+
+  test('(e) a zero length is nothing, whatever the view holds', () => {
+    const { sink, decoder } = setup();
+    decoder.push(encoded[0]!, Infinity, 0);
+    assert.equal(sink.packets.length, 0);
+    assert.equal(decoder.bufferedBytes, 0);
+  });
 });
 
 describe('FrameDecoder: a connection object repeated byte for byte is parsed once', () => {
