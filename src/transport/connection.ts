@@ -144,28 +144,25 @@ export class Connection implements FrameSink {
    * packets `buf` completes (0 for the head of a packet whose data is written next).
    */
   write(buf: Buffer, packets = 1): boolean {
-    return this.#write(buf, packets, true);
+    if (!this.#corked && !this.#closed && !this.socket.destroyed) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(uncork, this);
+    }
+    return this.writeNow(buf, packets);
   }
 
   /**
    * Writes bytes to the peer at once, without waiting for the end of the tick (unless writes of
    * this tick are already waiting: they go first). For a packet that goes to many peers in one
-   * loop (a pushed value): each socket gets it the moment it is its turn, in one write.
+   * loop (a pushed value): each socket gets it the moment it is its turn, in one write. It is
+   * also the end of write(): one function per packet on the leader's fan-out path.
    */
   writeNow(buf: Buffer, packets = 1): boolean {
-    return this.#write(buf, packets, false);
-  }
-
-  #write(buf: Buffer, packets: number, cork: boolean): boolean {
     if (this.#closed || this.socket.destroyed) return false;
     this.lastWriteTime = Date.now();
     this.traffic.bytesOut += buf.length;
     this.traffic.packetsOut += packets;
-    if (cork && !this.#corked) {
-      this.#corked = true;
-      this.socket.cork();
-      process.nextTick(uncork, this);
-    }
     const ok = this.socket.write(buf);
     // A peer that stops reading must not grow this process's memory without bound.
     if (!ok && this.socket.writableLength > this.#limits.maxWriteBuffer) {
