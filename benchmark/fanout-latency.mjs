@@ -12,6 +12,7 @@
 //   node benchmark/fanout-latency.mjs [--f=3,15,50,100] [--rounds=3] [--values=100]
 //                                     [--interval=MS] [--warmup=N] [--impl=LIST] [--wait-idle=S]
 //                                     [--order=interleaved|batched] [--compare-dist=DIR]
+//                                     [--leader-args=ARGS] [--follower-args=ARGS] [--raw=PREFIX]
 //   node benchmark/fanout-latency.mjs --profile [--impl=LIST] [--rounds=N] [--profile-dir=DIR]
 //
 // It is also a scenario of benchmark/run.mjs (`npm run bench`): run({ quick, impls }) measures the
@@ -59,6 +60,11 @@
 // above 10 %).
 // --compare-dist=DIR measures a second cluster-share build (e.g. an older commit built elsewhere)
 // side by side, in the same processes.
+// --leader-args / --follower-args pass Node and V8 options to the members, to find what a tail is
+// made of: e.g. --leader-args=--no-opt (no TurboFan compile jobs in the leader: on 2 cores they
+// are most of the p99 at F = 3) or --follower-args=--trace-opt. --raw=PREFIX writes every cell's
+// values (each push's implementation, round, seq and instant; each follower's pid and receive
+// instants) to PREFIX-<F>.json, to be lined up with e.g. `perf sched` or `perf record -k mono`.
 //
 // --profile: F = 50, 10 rounds, --order=batched, cluster-share only (or --impl LIST, e.g.
 // floor,cluster-share); the leader and one follower (the last forked) run with --cpu-prof; after
@@ -67,7 +73,7 @@
 // each batch from its 'run' request to the end of its drain pause), and over the whole profile
 // (hitCount × sample interval, start-up included).
 import { fork, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseOrExit } from './lib/cli.mjs';
@@ -104,6 +110,9 @@ const USAGE = `usage: node benchmark/fanout-latency.mjs [options]
   --profile         F = 50, batched, cluster-share only (unless --impl), leader and one follower
                     with --cpu-prof
   --profile-dir=DIR where the .cpuprofile files go (default benchmark/results/fanout-latency-profiles/<time>)
+  --leader-args=A   extra Node/V8 options for the leader process, space-separated (e.g. --no-opt)
+  --follower-args=A extra Node/V8 options for every follower process (e.g. --trace-opt)
+  --raw=PREFIX      also write each cell's per-value push and receive instants to PREFIX-<F>.json
   -h, --help        this text`;
 
 function options() {
@@ -119,6 +128,9 @@ function options() {
     'wait-idle': { type: 'string', default: '0' },
     'profile-dir': { type: 'string' },
     'compare-dist': { type: 'string' },
+    'leader-args': { type: 'string', default: '' },
+    'follower-args': { type: 'string', default: '' },
+    raw: { type: 'string' },
   }, USAGE);
   const ints = (s, name) => {
     const list = s.split(',').map(x => Number(x.trim()));
@@ -166,6 +178,9 @@ function options() {
     profileDir: values['profile-dir'],
     waitIdleS: Number(values['wait-idle']) || 0,
     altShareUrl,
+    leaderArgs: values['leader-args'].split(' ').filter(Boolean),
+    followerArgs: values['follower-args'].split(' ').filter(Boolean),
+    raw: values.raw,
   };
 }
 
@@ -475,6 +490,11 @@ async function measureCell(group, f, opts, batchWindows) {
   })));
   // Collect the receive times (after the rounds: no IPC during a measurement).
   const answers = await Promise.all(followers.map(m => m.request('results')));
+  if (opts.raw) {
+    const file = `${opts.raw}-${f}.json`;
+    writeFileSync(file, JSON.stringify({ followers: f, leaderPid: group.leader.pid, followerPids: followers.map(m => m.pid), pushed, received: answers.map(a => a.received) }));
+    console.log(`  (per-value data: ${file})`);
+  }
   const results = {};
   for (const impl of impls) {
     const receivedBy = answers.map(a => {
@@ -693,12 +713,12 @@ async function measureCells(opts, { leaderArgv = [], followerArgv = () => [], ba
     `${opts.warmup ? ` after ${opts.warmup} warm-up values` : ''}; value { seq, t, data: 64 B string }${opts.profile ? '; --profile' : ''}`);
   const cells = [];
   if (opts.altShareUrl) console.log(`also measured: the cluster-share build at ${fileURLToPath(opts.altShareUrl)}, as "${LABEL['cluster-share-alt']}"`);
-  const group = await Group.start(opts.impls, shareUrl, opts.altShareUrl, leaderArgv);
+  const group = await Group.start(opts.impls, shareUrl, opts.altShareUrl, [...leaderArgv, ...(opts.leaderArgs ?? [])]);
   try {
     for (const f of opts.followerCounts) {
       const n = f - group.followers.length;
       process.stdout.write(`\n  F = ${f}: forking ${n} followers ...`);
-      const setup = await group.addFollowers(n, i => followerArgv(i, n));
+      const setup = await group.addFollowers(n, i => [...followerArgv(i, n), ...(opts.followerArgs ?? [])]);
       process.stdout.write(` ready in ${(setup.readyMs / 1000).toFixed(1)} s, primed in ${(setup.primedMs / 1000).toFixed(1)} s; measuring\n`);
       if (opts.waitIdleS > 0) await waitIdle(opts.waitIdleS);
       const cell = await measureCell(group, f, opts, batchWindows);
@@ -725,6 +745,7 @@ const configOf = opts => ({
   intervalMs: Object.fromEntries(opts.followerCounts.map(f => [f, intervalFor(opts, f)])),
   value: '{ seq, t, data: 64 B ASCII string }', profile: opts.profile,
   compareDist: opts.altShareUrl ? fileURLToPath(opts.altShareUrl) : null,
+  leaderArgs: opts.leaderArgs ?? [], followerArgs: opts.followerArgs ?? [],
 });
 
 // ------------------------------------------------------------------ a scenario of run.mjs
