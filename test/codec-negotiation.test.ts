@@ -11,8 +11,8 @@ import { describe, test } from 'node:test';
 import cluster, { close, type ClusterOptions, type Transcode } from '../src/index.js';
 import { serializeJsonCodec, taggedCodec } from '../src/protocol/codec.js';
 import { FrameDecoder } from '../src/protocol/frame-decoder.js';
-import { type Codec, decodeInvokeArgs, encodeInvokeArgs, encodePacket, nextRequestId, type Packet } from '../src/protocol/packet.js';
-import { DataClientHost, type EncodedValue, type Subscriber } from '../src/roles/host.js';
+import { type Codec, decodeInvokeArgs, EncodedConnObj, encodeInvokeArgs, encodePacket, HEADER_LENGTH, nextRequestId, type Packet, writePacketHead } from '../src/protocol/packet.js';
+import { DataClientHost, EncodedValue, type Framer, type Subscriber } from '../src/roles/host.js';
 import { resolveOptions } from '../src/options.js';
 import { FixtureClient } from './fixtures/data-client.js';
 import { freePort } from './helpers/group.js';
@@ -261,6 +261,40 @@ describe('subscription values are encoded once per codec in use', () => {
     for (const s of late2) host.subscribe(key2, { key: 'k2' }, s);
     for (const s of late2) assert.deepEqual(s.got, [{ list: [1, 2] }]);
     assert.equal(sj.encodes, 2, 'derived once for two late serialize-json subscribers');
+  });
+
+  test('a value is encoded after the room its framer asked for: the packet is that one buffer, and decodes as one', () => {
+    const connObj = new EncodedConnObj({ type: 'subscribe_result', key: 'k' });
+    const room = HEADER_LENGTH + connObj.bytes.length;
+    // Frames like the leader's FollowerLink: the header into the room when there is one, else a copy.
+    const framer: Framer<Buffer> = {
+      frame(_key, buf, start) {
+        if (start < room) return encodePacket(7, false, 3000, connObj, buf.subarray(start));
+        const packet = buf.subarray(start - room);
+        writePacketHead(packet, 7, false, 3000, connObj, buf.length - start);
+        return packet;
+      },
+    };
+    const decode = (bytes: Buffer): Packet[] => {
+      const packets: Packet[] = [];
+      new FrameDecoder({ onPacket: p => packets.push(p), onFrameError: err => assert.fail(err) }).push(bytes);
+      return packets;
+    };
+    const values: unknown[] = ['text', { n: 1, list: [1, 'x'] }, new Map([[1, 2]]), Buffer.from('raw'), new Date(5), undefined, 'x'.repeat(100_000)];
+    for (const value of values) {
+      for (const given of [room, room + 9, 0]) { // the room asked for, more than asked, none
+        const encoded = new EncodedValue('k', value, taggedCodec, given);
+        const packet = encoded.framed(taggedCodec, framer);
+        const [decoded, ...more] = decode(packet);
+        assert.equal(more.length, 0);
+        assert.deepEqual(decoded!.connObj, { type: 'subscribe_result', key: 'k' });
+        assert.deepEqual(taggedCodec.decode(decoded!.data!), value, `${String(value).slice(0, 20)}, room ${given}`);
+        assert.ok(encoded.bytes(taggedCodec).equals(taggedCodec.encode(value)), 'bytes() are the encoding alone');
+        if (given >= room) assert.equal(packet.buffer, encoded.bytes(taggedCodec).buffer, 'the packet shares the encoding\'s memory: no copy');
+        // Another codec still derives from the value, with no room.
+        assert.deepEqual(serializeJsonCodec.decode(encoded.bytes(serializeJsonCodec)), serializeJsonCodec.decode(serializeJsonCodec.encode(value)));
+      }
+    }
   });
 
   test('a codec that cannot encode the value is tried once; its subscribers are skipped with a warning, the others get the value', () => {

@@ -133,13 +133,20 @@ export class EncodedConnObj {
   }
 }
 
+/**
+ * Writes a packet's header and connection object at the start of `buf`, whose data follows them
+ * (`dataLength` bytes, written there by whoever made `buf`, e.g. a codec's encodeAfter).
+ */
+export function writePacketHead(buf: Buffer, id: number, isResponse: boolean, timeout: number, connObj: EncodedConnObj, dataLength: number): void {
+  writeHeader(buf, isResponse, id, timeout, connObj.bytes.length, dataLength);
+  buf.set(connObj.bytes, HEADER_LENGTH);
+}
+
 /** Header + JSON of a packet in a buffer with `extra` spare bytes at the end for the data. */
 function encodeHead(id: number, isResponse: boolean, timeout: number, connObj: ConnObj | EncodedConnObj, dataLength: number, extra: number): Buffer {
   if (connObj instanceof EncodedConnObj) {
-    const { bytes } = connObj;
-    const buf = Buffer.allocUnsafe(HEADER_LENGTH + bytes.length + extra);
-    writeHeader(buf, isResponse, id, timeout, bytes.length, dataLength);
-    buf.set(bytes, HEADER_LENGTH);
+    const buf = Buffer.allocUnsafe(HEADER_LENGTH + connObj.bytes.length + extra);
+    writePacketHead(buf, id, isResponse, timeout, connObj, dataLength);
     return buf;
   }
   const json = JSON.stringify(connObj);

@@ -11,6 +11,7 @@ import { Base } from '../base.js';
 import { MethodNotFoundError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Codec } from '../protocol/packet.js';
+import { encoderAfter } from '../protocol/codec.js';
 import type { DelegateNames, InvokeCallback } from '../delegates.js';
 
 const debug = debuglog('cluster-share:host');
@@ -27,11 +28,20 @@ export interface Subscriber {
    * CodecFailure when the value cannot be encoded in that codec; the host catches it.
    */
   deliver(key: string, encoded: EncodedValue): void;
+  /**
+   * How many bytes this subscriber's framer wants free in front of a value of `key` in its codec
+   * (see EncodedValue.framed), if any. Asked once per subscriber and key.
+   */
+  frameRoom?(key: string): number;
 }
 
 /** Turns a value's bytes into what a subscriber writes (see EncodedValue.framed). */
 export interface Framer<T> {
-  frame(key: string, data: Buffer): T;
+  /**
+   * The value's bytes are `buf[start ..]`; `buf[0 .. start)` is free for the framer (the room a
+   * subscriber asked for with frameRoom, or 0 bytes).
+   */
+  frame(key: string, buf: Buffer, start: number): T;
 }
 
 /** A value that could not be encoded in a subscriber's codec (`cause`: the codec's error). */
@@ -56,24 +66,36 @@ interface Encoding {
  * later change to the object by the DataClient is never seen.
  *
  * The first codec (the one nearly every subscriber speaks) is kept in fields: a pushed value
- * costs no Map, and each subscriber's delivery is one field read.
+ * costs no Map, and each subscriber's delivery is one field read. If that codec can (see
+ * encoderAfter), its bytes are made after `room` free bytes, where the leader's framer writes the
+ * packet's header: the packet a follower gets is then that one buffer, not a copy.
  */
 export class EncodedValue {
   /** The subscription key the value is for. */
   readonly key: string;
   readonly #first: Codec;
-  readonly #firstData: Buffer;
+  /** The first codec's bytes, from #firstStart on. */
+  readonly #firstBuf: Buffer;
+  readonly #firstStart: number;
+  /** Those bytes alone (a view, made when asked for). */
+  #firstData: Buffer | undefined;
   #firstFramed: unknown;
   /** The other codecs' encodings, made when a subscriber first needs one. */
   #others: Map<Codec, Encoding> | undefined;
   #value: unknown;
   #sealed = false;
 
-  constructor(key: string, value: unknown, first: Codec) {
+  constructor(key: string, value: unknown, first: Codec, room = 0) {
     this.key = key;
     this.#value = value;
     this.#first = first;
-    this.#firstData = first.encode(value);
+    const encodeAfter = room > 0 ? encoderAfter(first) : undefined;
+    this.#firstBuf = encodeAfter ? encodeAfter(value, room) : first.encode(value);
+    this.#firstStart = encodeAfter ? room : 0;
+  }
+
+  #data(): Buffer {
+    return this.#firstData ??= this.#firstStart === 0 ? this.#firstBuf : this.#firstBuf.subarray(this.#firstStart);
   }
 
   #other(codec: Codec): Encoding & { data: Buffer } {
@@ -82,7 +104,7 @@ export class EncodedValue {
     if (!encoding) {
       encoding = { data: undefined, failure: undefined, framed: undefined };
       try {
-        encoding.data = codec.encode(this.#sealed ? this.#first.decode(this.#firstData) : this.#value);
+        encoding.data = codec.encode(this.#sealed ? this.#first.decode(this.#data()) : this.#value);
       } catch (err) {
         encoding.failure = new CodecFailure(err);
       }
@@ -94,18 +116,19 @@ export class EncodedValue {
 
   /** The value's bytes in `codec`. Throws a CodecFailure if the codec cannot encode the value. */
   bytes(codec: Codec): Buffer {
-    return codec === this.#first ? this.#firstData : this.#other(codec).data;
+    return codec === this.#first ? this.#data() : this.#other(codec).data;
   }
 
   /**
    * What `frame` makes of the bytes in `codec`, made once per codec and kept with the value (the
    * leader's push packet: the same bytes go to every follower of that codec). One framing per
-   * value: every caller's framer frames alike. Throws a CodecFailure as `bytes` does.
+   * value: every caller's framer frames alike (and asks for the same room). Throws a
+   * CodecFailure as `bytes` does.
    */
   framed<T>(codec: Codec, framer: Framer<T>): T {
-    if (codec === this.#first) return (this.#firstFramed ??= framer.frame(this.key, this.#firstData)) as T;
+    if (codec === this.#first) return (this.#firstFramed ??= framer.frame(this.key, this.#firstBuf, this.#firstStart)) as T;
     const encoding = this.#other(codec);
-    encoding.framed ??= framer.frame(this.key, encoding.data);
+    encoding.framed ??= framer.frame(this.key, encoding.data, 0);
     return encoding.framed as T;
   }
 
@@ -119,6 +142,8 @@ export class EncodedValue {
 interface Topic {
   subscribers: Set<Subscriber>;
   last: EncodedValue | undefined;
+  /** The room in front of each value's first encoding: the most any subscriber asked for. */
+  room: number;
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -277,7 +302,7 @@ export class DataClientHost {
   subscribe(key: string, reg: unknown, subscriber: Subscriber): void {
     let topic = this.#topics.get(key);
     if (!topic) {
-      topic = { subscribers: new Set([subscriber]), last: undefined };
+      topic = { subscribers: new Set([subscriber]), last: undefined, room: subscriber.frameRoom?.(key) ?? 0 };
       this.#topics.set(key, topic);
       const name = this.methods.subscribe;
       if (!name) {
@@ -291,6 +316,7 @@ export class DataClientHost {
       return;
     }
     topic.subscribers.add(subscriber);
+    topic.room = Math.max(topic.room, subscriber.frameRoom?.(key) ?? 0);
     if (topic.last && this.options.isBroadcast) this.#deliver(subscriber, key, topic.last);
   }
 
@@ -339,7 +365,7 @@ export class DataClientHost {
     if (this.#closed) return;
     let encoded: EncodedValue;
     try {
-      encoded = new EncodedValue(key, value, this.snapshotCodec);
+      encoded = new EncodedValue(key, value, this.snapshotCodec, topic.room);
     } catch (err) {
       this.options.logger.warn(`[cluster-share] "${this.options.name}": subscription value for ${key} cannot be encoded; not delivered: ${(err as Error)?.message ?? err}`);
       return;

@@ -8,7 +8,7 @@ import { ChannelMismatchError, FollowerCallError, FrameTooLargeError, HeartbeatT
 import { classChain, identityMismatch, readIdentity } from '../protocol/identity.js';
 import { chooseCodec, codecName } from '../protocol/codec.js';
 import {
-  type Codec, decodeInvokeArgs, EncodedConnObj, encodePacket, encodePacketHead, LEADER_CLOSING, nextRequestId, type Packet, readPid, STATUS,
+  type Codec, decodeInvokeArgs, EncodedConnObj, encodePacket, encodePacketHead, HEADER_LENGTH, LEADER_CLOSING, nextRequestId, type Packet, readPid, STATUS, writePacketHead,
 } from '../protocol/packet.js';
 import type { ChannelStatus, FollowerStats } from '../stats.js';
 import { addTraffic, noTraffic, type Traffic } from '../stats.js';
@@ -60,19 +60,35 @@ class FollowerLink implements Subscriber, Framer<PushPacket> {
     }
   }
 
+  /** Room for the subscribe_result packet's header and connection object in front of a value. */
+  frameRoom(key: string): number {
+    return HEADER_LENGTH + pushConnObj(key).bytes.length;
+  }
+
   /**
    * The subscribe_result packet of a value: its request id is never answered to anything that
-   * waits (followers' acknowledgements are not tracked), so one id serves every follower.
+   * waits (followers' acknowledgements are not tracked), so one id serves every follower. When
+   * the value was encoded after the room this link asked for (frameRoom), the header goes there
+   * and the packet is that buffer, whatever the value's size; otherwise it is built around the
+   * bytes (copied, or, past SINGLE_WRITE_MAX, written after their own head).
    */
-  frame(key: string, data: Buffer): PushPacket {
+  frame(key: string, buf: Buffer, start: number): PushPacket {
     const id = nextRequestId();
     const connObj = pushConnObj(key);
-    if (data.length <= SINGLE_WRITE_MAX) {
+    const dataLength = buf.length - start;
+    const room = HEADER_LENGTH + connObj.bytes.length;
+    if (start >= room) {
+      const packet = start === room ? buf : buf.subarray(start - room);
+      writePacketHead(packet, id, false, this.timeout, connObj, dataLength);
+      return { size: packet.length, head: packet, data: undefined };
+    }
+    const data = start === 0 ? buf : buf.subarray(start);
+    if (dataLength <= SINGLE_WRITE_MAX) {
       const head = encodePacket(id, false, this.timeout, connObj, data);
       return { size: head.length, head, data: undefined };
     }
-    const head = encodePacketHead(id, false, this.timeout, connObj, data.length);
-    return { size: head.length + data.length, head, data };
+    const head = encodePacketHead(id, false, this.timeout, connObj, dataLength);
+    return { size: head.length + dataLength, head, data };
   }
 }
 
