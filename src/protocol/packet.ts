@@ -100,26 +100,13 @@ function writeHeader(buf: Buffer, isResponse: boolean, id: number, timeout: numb
   buf[1] = isResponse ? PACKET_RESPONSE : PACKET_REQUEST;
   buf[2] = 0;
   buf[3] = 0;
-  buf[4] = idHigh >>> 24;
-  buf[5] = idHigh >>> 16;
-  buf[6] = idHigh >>> 8;
-  buf[7] = idHigh;
-  buf[8] = id >>> 24;
-  buf[9] = id >>> 16;
-  buf[10] = id >>> 8;
-  buf[11] = id;
-  buf[12] = timeout >>> 24;
-  buf[13] = timeout >>> 16;
-  buf[14] = timeout >>> 8;
-  buf[15] = timeout;
-  buf[16] = connLength >>> 24;
-  buf[17] = connLength >>> 16;
-  buf[18] = connLength >>> 8;
-  buf[19] = connLength;
-  buf[20] = dataLength >>> 24;
-  buf[21] = dataLength >>> 16;
-  buf[22] = dataLength >>> 8;
-  buf[23] = dataLength;
+  // One field per line: bytes 4-7 id (high word), 8-11 id (low word), 12-15 timeout,
+  // 16-19 connection object length, 20-23 data length.
+  buf[4] = idHigh >>> 24; buf[5] = idHigh >>> 16; buf[6] = idHigh >>> 8; buf[7] = idHigh;
+  buf[8] = id >>> 24; buf[9] = id >>> 16; buf[10] = id >>> 8; buf[11] = id;
+  buf[12] = timeout >>> 24; buf[13] = timeout >>> 16; buf[14] = timeout >>> 8; buf[15] = timeout;
+  buf[16] = connLength >>> 24; buf[17] = connLength >>> 16; buf[18] = connLength >>> 8; buf[19] = connLength;
+  buf[20] = dataLength >>> 24; buf[21] = dataLength >>> 16; buf[22] = dataLength >>> 8; buf[23] = dataLength;
 }
 
 /**
