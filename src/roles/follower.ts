@@ -175,8 +175,10 @@ export class FollowerRole implements Role, ConnectionHandler {
     return true;
   }
 
-  /** Decodes a value from the leader; a failure is an ERR_CLUSTER_DECODE error. */
-  /** Decodes received data; a failure is a DecodeError naming `what` (+ `subject`, joined only then). */
+  /**
+   * Decodes a value from the leader; a failure is a DecodeError (ERR_CLUSTER_DECODE) naming `what`
+   * followed by `subject` (joined only then: a pushed value's path builds no string).
+   */
   #decode(data: Buffer | undefined, what: string, subject = ''): unknown {
     if (!data) return undefined;
     try {
