@@ -52,9 +52,9 @@ export class FrameDecoder {
   #more: Buffer[] = [];
   #buffered = 0;
   #failed = false;
-  /** The last small flat connection object and its bytes (see #lastConnObj). */
+  /** The last small flat connection object and its JSON text (see #remember). */
   #lastConn: ConnObj | undefined;
-  #lastConnBytes: Buffer | undefined;
+  #lastConnText: string | undefined;
 
   constructor(sink: FrameSink, limits: FrameDecoderLimits = {}) {
     this.#sink = sink;
@@ -164,11 +164,18 @@ export class FrameDecoder {
     if (end === this.#headEnd) this.#next();
     else this.#offset = end;
 
-    let connObj = this.#lastConnObj(buf, start + HEADER_LENGTH, connEnd);
-    if (connObj === undefined) {
+    // The connection object as text: a peer sends the same few again and again (every value
+    // pushed for a key, every answer of one kind), and the same text parses to the same object.
+    // Comparing two strings is one builtin; a loop over the bytes here would be a hot loop in the
+    // interpreter, which V8 compiles within the first few dozen packets (see #remember).
+    const connText = buf.toString(undefined, start + HEADER_LENGTH, connEnd);
+    let connObj: ConnObj;
+    if (connText === this.#lastConnText) {
+      connObj = this.#lastConn!;
+    } else {
       let parsed: unknown;
       try {
-        parsed = JSON.parse(buf.toString('utf8', start + HEADER_LENGTH, connEnd));
+        parsed = JSON.parse(connText);
       } catch (err) {
         this.#sink.onFrameError(new ProtocolError(`connection object of packet #${id} is not valid JSON`, { cause: err }), false, id, isResponse);
         return true;
@@ -178,7 +185,7 @@ export class FrameDecoder {
         return true;
       }
       connObj = parsed as ConnObj;
-      this.#remember(connObj, buf, start + HEADER_LENGTH, connEnd);
+      this.#remember(connObj, connText, connLength);
     }
     this.#sink.onPacket({
       id,
@@ -191,29 +198,17 @@ export class FrameDecoder {
   }
 
   /**
-   * The connection object of the previous packet, if this packet's JSON is byte for byte the
-   * same (a peer sends the same few again and again: every value pushed for a key, every answer
-   * of one kind). Comparing the bytes costs far less than decoding and parsing them again.
-   */
-  #lastConnObj(buf: Buffer, start: number, end: number): ConnObj | undefined {
-    const last = this.#lastConnBytes;
-    if (last === undefined || last.length !== end - start) return undefined;
-    for (let i = 0; i < last.length; i++) if (last[i] !== buf[start + i]) return undefined;
-    return this.#lastConn;
-  }
-
-  /**
    * Keeps a small connection object whose fields are all primitive values, frozen: every packet
-   * that repeats its bytes gets this same object (its readers only read it).
+   * whose connection object has the same JSON text gets this same object (its readers only read it).
    */
-  #remember(connObj: ConnObj, buf: Buffer, start: number, end: number): void {
-    if (end - start > MAX_REMEMBERED_CONN_OBJECT) return;
+  #remember(connObj: ConnObj, text: string, byteLength: number): void {
+    if (byteLength > MAX_REMEMBERED_CONN_OBJECT) return;
     for (const field in connObj) {
       const value = connObj[field];
       if (typeof value === 'object' && value !== null) return;
     }
     this.#lastConn = Object.freeze(connObj);
-    this.#lastConnBytes = Buffer.from(buf.subarray(start, end));
+    this.#lastConnText = text;
   }
 
   /** `#head` is used up: the next waiting chunk takes its place. */
