@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORT } from './options.js';
 import { newNonce, observerProof } from './protocol/auth.js';
-import { encodePacket, nextRequestId, STATUS } from './protocol/packet.js';
+import { encodePacket, nextRequestId, packetData, STATUS } from './protocol/packet.js';
 import type { ChannelStatus, LeaderStatus } from './stats.js';
 import { Connection, type ConnectionHandler } from './transport/connection.js';
 import { connectSocket, describeEndpoint, type Endpoint } from './transport/endpoint.js';
@@ -148,7 +148,7 @@ async function fetchStatus({ endpoint, timeout, secret }: StatusCommand): Promis
       if (err) return reject(err);
       let body: unknown;
       try {
-        body = JSON.parse(packet!.data?.toString('utf8') ?? '');
+        body = JSON.parse(packetData(packet!)?.toString('utf8') ?? '');
       } catch {
         return reject(new CliError(`${where} answered the status request with something that is not JSON`, 1));
       }

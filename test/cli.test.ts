@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ClusterOptions } from '../src/index.js';
-import { STATUS, STATUS_RES } from '../src/protocol/packet.js';
+import { packetData, STATUS, STATUS_RES } from '../src/protocol/packet.js';
 import type { FollowerStats, LeaderStatus } from '../src/stats.js';
 import { freeSocketPath, type MeetingPoint, meetingPoint, TRANSPORTS } from './helpers/endpoint.js';
 import { type Impl, type Member, freePort, killAll, leaderOf, spawnGroup, spawnMember } from './helpers/group.js';
@@ -303,7 +303,7 @@ describe('an observer that stays connected (a raw status request)', () => {
     const answer = await observer.response(observer.send({ type: STATUS }));
     assert.equal(answer.connObj.type, STATUS_RES);
     assert.equal(answer.connObj.success, true);
-    const status = JSON.parse(answer.data?.toString('utf8') ?? '') as LeaderStatus;
+    const status = JSON.parse(packetData(answer)?.toString('utf8') ?? '') as LeaderStatus;
     assert.equal(status.leader.pid, leader.pid);
     assert.equal(status.pendingConnections, 1, 'the silent connection is pending; the observer is not');
 

@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import cluster, { close, type ClusterOptions, type Transcode } from '../src/index.js';
 import { serializeJsonCodec, taggedCodec } from '../src/protocol/codec.js';
 import { FrameDecoder } from '../src/protocol/frame-decoder.js';
-import { type Codec, decodeInvokeArgs, EncodedConnObj, encodeInvokeArgs, encodePacket, HEADER_LENGTH, nextRequestId, type Packet, writePacketHead } from '../src/protocol/packet.js';
+import { type Codec, decodeInvokeArgs, EncodedConnObj, encodeInvokeArgs, encodePacket, HEADER_LENGTH, nextRequestId, type Packet, packetData, writePacketHead } from '../src/protocol/packet.js';
 import { DataClientHost, EncodedValue, type Framer, type Subscriber } from '../src/roles/host.js';
 import { resolveOptions } from '../src/options.js';
 import { FixtureClient } from './fixtures/data-client.js';
@@ -98,12 +98,12 @@ describe('codec negotiation', () => {
     const fastAnswer = await fast.request({ type: 'register_channel', channelName: 'FixtureClient', codecs: ['zstd-someday', 'tagged-v1'] });
     assert.deepEqual(fastAnswer.connObj, { type: 'register_channel_res', codec: 'tagged-v1', pid: process.pid, acks: false }, 'a cluster-share follower also learns who leads, and that pushes need no acknowledgement');
     // The register answer itself is always in serialize-json: the follower switches after it.
-    assert.deepEqual(serializeJsonCodec.decode(fastAnswer.data!), { success: true });
+    assert.deepEqual(serializeJsonCodec.decode(packetData(fastAnswer)!), { success: true });
     const map = new Map<string, unknown>([['a', 1n], ['b', new Set([1])]]);
     const fastResult = await fast.request({ type: 'invoke', method: 'echo', argLength: 1, oneway: false }, encodeInvokeArgs([map], taggedCodec));
     assert.equal(fastResult.connObj.success, true);
-    assert.equal(fastResult.data![0], 0x76, 'a Map is answered in tagged-v1 (v8 tag)');
-    assert.deepEqual(taggedCodec.decode(fastResult.data!), map);
+    assert.equal(packetData(fastResult)![0], 0x76, 'a Map is answered in tagged-v1 (v8 tag)');
+    assert.deepEqual(taggedCodec.decode(packetData(fastResult)!), map);
 
     const plain = await RawPeer.connect(port);
     const plainAnswer = await plain.request({ type: 'register_channel', channelName: 'FixtureClient' });
@@ -112,7 +112,7 @@ describe('codec negotiation', () => {
     const args = encodeInvokeArgs([value], serializeJsonCodec);
     const plainResult = await plain.request({ type: 'invoke', method: 'echo', argLength: 1, oneway: false }, args);
     assert.equal(plainResult.connObj.success, true);
-    assert.ok(plainResult.data!.equals(serializeJsonCodec.encode(value)), 'answered with the exact serialize-json bytes');
+    assert.ok(packetData(plainResult)!.equals(serializeJsonCodec.encode(value)), 'answered with the exact serialize-json bytes');
 
     const unknown = await RawPeer.connect(port);
     const unknownAnswer = await unknown.request({ type: 'register_channel', channelName: 'FixtureClient', codecs: ['nope', 42] });
@@ -133,7 +133,7 @@ describe('codec negotiation', () => {
     const invoke = await raw.next();
     assert.equal(invoke.connObj.type, 'invoke');
     const expected = Buffer.concat(encodeInvokeArgs([value], serializeJsonCodec));
-    assert.ok(invoke.data!.equals(expected), 'invoke arguments are exactly what serialize-json produces');
+    assert.ok(packetData(invoke)!.equals(expected), 'invoke arguments are exactly what serialize-json produces');
     raw.socket.write(encodePacket(invoke.id, true, invoke.timeout, { type: 'invoke_result', success: true }, serializeJsonCodec.encode('ok')));
     assert.equal(await result, 'ok');
     await close(follower);
@@ -148,7 +148,7 @@ describe('codec negotiation', () => {
     const raw = await peer;
     const result = follower.echo(new Set(['x']));
     const invoke = await raw.next();
-    assert.deepEqual(decodeInvokeArgs(invoke.data, 1, taggedCodec), [new Set(['x'])]);
+    assert.deepEqual(decodeInvokeArgs(packetData(invoke), 1, taggedCodec), [new Set(['x'])]);
     raw.socket.write(encodePacket(invoke.id, true, invoke.timeout, { type: 'invoke_result', success: true }, taggedCodec.encode(new Map([[1, 2]]))));
     assert.deepEqual(await result, new Map([[1, 2]]));
     await close(follower);
@@ -201,12 +201,12 @@ describe('codec negotiation', () => {
     const bad = Buffer.from([0, 0, 0, 2, 0x7f, 0x00]); // one argument: unknown tag 0x7f
     const failed = await raw.request({ type: 'invoke', method: 'echo', argLength: 1, oneway: false }, bad);
     assert.equal(failed.connObj.success, false);
-    const error = taggedCodec.decode(failed.data!) as { code?: string; message?: string };
+    const error = taggedCodec.decode(packetData(failed)!) as { code?: string; message?: string };
     assert.equal(error.code, 'ERR_CLUSTER_DECODE');
     assert.match(error.message ?? '', /unknown tag 0x7f/);
     const ok = await raw.request({ type: 'invoke', method: 'echo', argLength: 1, oneway: false }, encodeInvokeArgs(['after'], taggedCodec));
     assert.equal(ok.connObj.success, true);
-    assert.equal(taggedCodec.decode(ok.data!), 'after');
+    assert.equal(taggedCodec.decode(packetData(ok)!), 'after');
     raw.socket.destroy();
     await close(leader);
   });
@@ -288,7 +288,7 @@ describe('subscription values are encoded once per codec in use', () => {
         const [decoded, ...more] = decode(packet);
         assert.equal(more.length, 0);
         assert.deepEqual(decoded!.connObj, { type: 'subscribe_result', key: 'k' });
-        assert.deepEqual(taggedCodec.decode(decoded!.data!), value, `${String(value).slice(0, 20)}, room ${given}`);
+        assert.deepEqual(taggedCodec.decode(packetData(decoded!)!), value, `${String(value).slice(0, 20)}, room ${given}`);
         assert.ok(encoded.bytes(taggedCodec).equals(taggedCodec.encode(value)), 'bytes() are the encoding alone');
         if (given >= room) assert.equal(packet.buffer, encoded.bytes(taggedCodec).buffer, 'the packet shares the encoding\'s memory: no copy');
         // Another codec still derives from the value, with no room.

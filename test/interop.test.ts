@@ -18,7 +18,7 @@ import serializeJson from 'serialize-json';
 import type { ClusterOptions } from '../src/index.js';
 import type { ProtocolError } from '../src/errors.js';
 import { FrameDecoder } from '../src/protocol/frame-decoder.js';
-import { type ConnObj, encodePacket, nextRequestId, type Packet } from '../src/protocol/packet.js';
+import { type ConnObj, encodePacket, nextRequestId, type Packet, packetData } from '../src/protocol/packet.js';
 import { type Impl, type Member, RemoteError, freePort, killAll, leaderOf, spawnMember } from './helpers/group.js';
 
 const live = new Set<Member>();
@@ -453,8 +453,9 @@ function invokeArgs(...encoded: Buffer[]): Buffer[] {
 }
 
 function decodeData(packet: Packet): unknown {
-  assert.ok(packet.data, `${packet.connObj.type} carries data`);
-  return serializeJson.decode(packet.data);
+  const data = packetData(packet);
+  assert.ok(data, `${packet.connObj.type} carries data`);
+  return serializeJson.decode(data);
 }
 
 describe('bad input from a 3.x-shaped peer to a cluster-share leader', () => {

@@ -12,7 +12,7 @@ import { resolveOptions } from '../src/options.js';
 import { newNonce, proof } from '../src/protocol/auth.js';
 import { serializeJsonCodec } from '../src/protocol/codec.js';
 import { FrameDecoder } from '../src/protocol/frame-decoder.js';
-import { encodePacket, nextRequestId, type Packet } from '../src/protocol/packet.js';
+import { encodePacket, nextRequestId, type Packet, packetData } from '../src/protocol/packet.js';
 import { FixtureClient } from './fixtures/data-client.js';
 import { freePort } from './helpers/group.js';
 
@@ -96,7 +96,7 @@ describe('secret', () => {
     await leader.ready();
     const raw = await rawPeer(port);
     const answer = await raw.request({ type: 'register_channel', channelName: 'FixtureClient' });
-    const body = serializeJsonCodec.decode(answer.data!) as { success: boolean; error: { code: string } };
+    const body = serializeJsonCodec.decode(packetData(answer)!) as { success: boolean; error: { code: string } };
     assert.equal(body.success, false);
     assert.equal(body.error.code, 'ERR_CLUSTER_AUTH_FAILED');
     await raw.closed;
@@ -115,14 +115,14 @@ describe('secret', () => {
     const leaderNonce = String(challenge.connObj.challenge);
     assert.equal(challenge.connObj.proof, proof(SECRET, 'leader', 'FixtureClient', nonce, leaderNonce), 'the leader proved the secret');
     const done = await raw.request({ type: 'register_channel', channelName: 'FixtureClient', auth: { nonce, proof: proof(SECRET, 'follower', 'FixtureClient', leaderNonce, nonce) } });
-    assert.deepEqual(serializeJsonCodec.decode(done.data!), { success: true });
+    assert.deepEqual(serializeJsonCodec.decode(packetData(done)!), { success: true });
     assert.equal(Buffer.concat(seen).includes(SECRET), false, 'the secret is not in what the leader sent');
 
     // A replayed proof on a new connection is refused: the leader's nonce is new each time.
     const replay = await rawPeer(port);
     await replay.request({ type: 'register_channel', channelName: 'FixtureClient', auth: { nonce } });
     const refused = await replay.request({ type: 'register_channel', channelName: 'FixtureClient', auth: { nonce, proof: proof(SECRET, 'follower', 'FixtureClient', leaderNonce, nonce) } });
-    assert.equal((serializeJsonCodec.decode(refused.data!) as { error: { code: string } }).error.code, 'ERR_CLUSTER_AUTH_FAILED');
+    assert.equal((serializeJsonCodec.decode(packetData(refused)!) as { error: { code: string } }).error.code, 'ERR_CLUSTER_AUTH_FAILED');
     raw.socket.destroy();
     await replay.closed;
     await close(leader);

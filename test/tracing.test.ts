@@ -24,7 +24,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { serializeJsonCodec } from '../src/protocol/codec.js';
-import { type ConnObj, decodeInvokeArgs, encodeInvokeArgs, encodePacket, readHeader } from '../src/protocol/packet.js';
+import { type ConnObj, decodeInvokeArgs, encodeInvokeArgs, encodePacket, packetData, readHeader } from '../src/protocol/packet.js';
 import { fromIpc, toIpc } from './fixtures/ipc-values.js';
 import type { CarrierSpec, CarrierView, Phase, TraceChannelName, TracingCommand, TracingMemberConfig } from './fixtures/tracing-member.js';
 import { freePort, IpcChild, RemoteError } from './helpers/group.js';
@@ -464,7 +464,7 @@ describe('tracing on the wire', () => {
     assert.equal(await leader.ready(), true);
     const peer = await RawPeer.connect(port);
     const registered = await peer.register(NAME);
-    assert.deepEqual(serializeJsonCodec.decode(registered.data!), { success: true });
+    assert.deepEqual(serializeJsonCodec.decode(packetData(registered)!), { success: true });
 
     const protoKey = (value: unknown): Record<string, unknown> => Object.defineProperty({}, '__proto__', { value, enumerable: true });
     const hostile: Array<[string, unknown]> = [
@@ -486,7 +486,7 @@ describe('tracing on the wire', () => {
       const id = peer.send({ type: 'invoke', method: 'echo', argLength: 1, oneway: false, carrier }, encodeInvokeArgs([label], serializeJsonCodec));
       const answer = await peer.response(id);
       assert.equal(answer.connObj.success, true, `${label}: served`);
-      assert.equal(serializeJsonCodec.decode(answer.data!), label);
+      assert.equal(serializeJsonCodec.decode(packetData(answer)!), label);
       const start = (await leader.waitTrace('serve', 'start', m => isDeepStrictEqual(m.args, [label]))).message;
       assert.deepEqual(start.carrier!.entries, {}, `${label}: nothing of it reaches the subscribers`);
       assert.deepEqual(start.carrier!.ownKeys, [], `${label}: no own key`);

@@ -2,7 +2,7 @@
  * Incremental frame decoder: bytes in, packets out. No I/O: the owner pushes chunks and
  * receives events on a sink, so tests can feed it one byte at a time.
  *
- * It reads packets straight out of the received chunk and hands out views into it; it copies
+ * It reads packets straight out of the received chunk, and each packet points into it; it copies
  * only when a packet straddles chunk borders. A header that breaks the limits is fatal (the stream cannot be
  * trusted any more: the owner closes the connection). A packet whose JSON connection object
  * does not parse is skipped and reported as non-fatal: the stream is still in sync.
@@ -75,20 +75,20 @@ export class FrameDecoder {
   /**
    * Feeds received bytes and delivers the complete packets they finish, at most `limit` of them.
    * Returns true if it stopped at the limit (more may be buffered: call `drain`). Never throws.
-   * The bytes are `chunk[0 .. length)`: a reader can hand over the view it read into without
-   * cutting it to size first.
+   * The bytes are `chunk[start .. end)`: a reader hands over the memory it read into, with no
+   * view cut to size first. They must stay as they are while the decoder or a packet holds them.
    */
-  push(chunk: Buffer, limit = Infinity, length = chunk.length): boolean {
+  push(chunk: Buffer, limit = Infinity, start = 0, end = chunk.length): boolean {
     if (this.#failed) return false;
-    if (length > 0) {
+    if (end > start) {
       if (this.#head === undefined) {
         this.#head = chunk;
-        this.#offset = 0;
-        this.#headEnd = length;
+        this.#offset = start;
+        this.#headEnd = end;
       } else {
-        this.#more.push(length === chunk.length ? chunk : chunk.subarray(0, length));
+        this.#more.push(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
       }
-      this.#buffered += length;
+      this.#buffered += end - start;
     }
     // The delivery loop is here rather than a call to drain(): one function less on the path of
     // every packet (each is one more for V8 to warm up while values arrive).
@@ -103,7 +103,7 @@ export class FrameDecoder {
 
   /** Delivers up to `limit` buffered complete packets. Returns true if it stopped at the limit. */
   drain(limit = Infinity): boolean {
-    return this.push(EMPTY, limit, 0);
+    return this.push(EMPTY, limit);
   }
 
   /** Drops buffered bytes (the connection is gone). */
@@ -187,13 +187,7 @@ export class FrameDecoder {
       connObj = parsed as ConnObj;
       this.#remember(connObj, connText, connLength);
     }
-    this.#sink.onPacket({
-      id,
-      isResponse,
-      timeout: header.timeout,
-      connObj,
-      data: dataLength > 0 ? buf.subarray(connEnd, end) : undefined,
-    });
+    this.#sink.onPacket({ id, isResponse, timeout: header.timeout, connObj, bytes: buf, dataStart: connEnd, dataEnd: end });
     return true;
   }
 

@@ -58,13 +58,25 @@ export function readPid(value: unknown): number | undefined {
   return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : undefined;
 }
 
-/** A decoded packet. `data` is a view into the received bytes (not a copy). */
+/**
+ * A decoded packet. Its data is `bytes[dataStart .. dataEnd)`, in the received bytes themselves
+ * (not a copy): a pushed value is decoded from there, with no view made for it (a Buffer view is
+ * three calls into Node's JavaScript per packet; see packetData for one).
+ */
 export interface Packet {
   id: number;
   isResponse: boolean;
   timeout: number;
   connObj: ConnObj;
-  data: Buffer | undefined;
+  /** The memory that holds the packet's data (a received chunk: its other bytes are not this packet's). */
+  bytes: Buffer;
+  dataStart: number;
+  dataEnd: number;
+}
+
+/** The packet's data as a view into the received bytes; undefined when it has none. */
+export function packetData(packet: Packet): Buffer | undefined {
+  return packet.dataEnd > packet.dataStart ? packet.bytes.subarray(packet.dataStart, packet.dataEnd) : undefined;
 }
 
 /** Something that turns a value into bytes and back (cluster-client's `transcode`). */

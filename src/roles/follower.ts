@@ -11,6 +11,7 @@ import {
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { AUTH_CHALLENGE, newNonce, proof, proofMatches, readNonce } from '../protocol/auth.js';
+import { decodeRange } from '../protocol/codec.js';
 import { type Codec, encodeInvokeArgs, encodePacket, LEADER_CLOSING, nextRequestId, type Packet, readPid, TAKEN_OVER } from '../protocol/packet.js';
 import type { FollowerStats } from '../stats.js';
 import type { Traffic } from '../stats.js';
@@ -179,10 +180,10 @@ export class FollowerRole implements Role, ConnectionHandler {
    * Decodes a value from the leader; a failure is a DecodeError (ERR_CLUSTER_DECODE) naming `what`
    * followed by `subject` (joined only then: a pushed value's path builds no string).
    */
-  #decode(data: Buffer | undefined, what: string, subject = ''): unknown {
-    if (!data) return undefined;
+  #decode(packet: Packet, what: string, subject = ''): unknown {
+    if (packet.dataEnd === packet.dataStart) return undefined;
     try {
-      return this.#codec.decode(data);
+      return decodeRange(this.#codec, packet.bytes, packet.dataStart, packet.dataEnd);
     } catch (cause) {
       throw new DecodeError(`${what}${subject}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
     }
@@ -278,7 +279,7 @@ export class FollowerRole implements Role, ConnectionHandler {
         }
         let body: { success?: boolean; error?: SerializedError } | undefined;
         try {
-          body = this.#decode(packet!.data, 'register_channel answer') as typeof body;
+          body = this.#decode(packet!, 'register_channel answer') as typeof body;
         } catch (decodeErr) {
           return settle(decodeErr as Error);
         }
@@ -413,7 +414,7 @@ export class FollowerRole implements Role, ConnectionHandler {
       if (err) return callback(err);
       let value: unknown;
       try {
-        value = this.#decode(packet!.data, `result of ${method}`);
+        value = this.#decode(packet!, `result of ${method}`);
       } catch (decodeErr) {
         return callback(decodeErr);
       }
@@ -468,7 +469,7 @@ export class FollowerRole implements Role, ConnectionHandler {
     if (this.#ackPushes) conn.write(encodePacket(packet.id, true, packet.timeout, { type: 'subscribe_result_res' }));
     let value: unknown;
     try {
-      value = this.#decode(packet.data, 'subscription value for ', String(connObj.key));
+      value = this.#decode(packet, 'subscription value for ', String(connObj.key));
     } catch (err) {
       this.options.logger.warn(`[cluster-share] follower "${this.options.name}": ${(err as Error).message}; not delivered`);
       return;

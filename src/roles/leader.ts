@@ -8,7 +8,7 @@ import { ChannelMismatchError, FollowerCallError, FrameTooLargeError, HeartbeatT
 import { classChain, identityMismatch, readIdentity } from '../protocol/identity.js';
 import { chooseCodec, codecName } from '../protocol/codec.js';
 import {
-  type Codec, decodeInvokeArgs, EncodedConnObj, encodePacket, encodePacketHead, HEADER_LENGTH, LEADER_CLOSING, nextRequestId, type Packet, readPid, STATUS, writePacketHead,
+  type Codec, decodeInvokeArgs, EncodedConnObj, encodePacket, encodePacketHead, HEADER_LENGTH, LEADER_CLOSING, nextRequestId, type Packet, packetData, readPid, STATUS, writePacketHead,
 } from '../protocol/packet.js';
 import type { ChannelStatus, FollowerStats } from '../stats.js';
 import { addTraffic, noTraffic, type Traffic } from '../stats.js';
@@ -263,7 +263,7 @@ export class LeaderRole extends LocalRole implements ChannelHandler, ConnectionH
     const { codec } = this.#links.get(conn)!;
     let args: unknown[];
     try {
-      args = decodeInvokeArgs(packet.data, Number(connObj.argLength ?? 0), codec);
+      args = decodeInvokeArgs(packetData(packet), Number(connObj.argLength ?? 0), codec);
     } catch (err) {
       // ERR_CLUSTER_DECODE or ERR_CLUSTER_PROTOCOL; the stream is still in sync, so only this call fails.
       logger.warn(`[cluster-share] leader "${name}": invoke ${method} from follower #${conn.id}: ${(err as Error).message}`);

@@ -115,11 +115,11 @@ export class Connection implements FrameSink {
     this.#limits = limits;
     this.#decoder = new FrameDecoder(this, { maxFrameSize: limits.maxFrameSize });
     socket.setNoDelay(true);
-    readChunks(socket, (chunk, length) => {
-      this.traffic.bytesIn += length;
+    readChunks(socket, (chunk, start, end) => {
+      this.traffic.bytesIn += end - start;
       // A fair share per turn of the event loop: a peer that sends thousands of packets at once
       // does not keep the others waiting until all of them are handled (false: reading pauses).
-      const more = !this.#decoder.push(chunk, PACKETS_PER_TURN, length);
+      const more = !this.#decoder.push(chunk, PACKETS_PER_TURN, start, end);
       if (!more) setImmediate(continueDecoding, this);
       this.#watchPartialFrame();
       return more;

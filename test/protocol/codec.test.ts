@@ -16,7 +16,7 @@ import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { DecodeError } from '../../src/errors.js';
-import { chooseCodec, serializeJsonCodec, taggedCodec } from '../../src/protocol/codec.js';
+import { chooseCodec, decodeRange, serializeJsonCodec, taggedCodec } from '../../src/protocol/codec.js';
 import type { CodecWorkerJob, CodecWorkerResult } from './codec-worker.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -490,6 +490,28 @@ describe('taggedCodec round-trip', () => {
       }),
       params(RUNS.some),
     );
+  });
+
+  test('decodeRange reads a value in place, between other bytes, as decode reads it alone', () => {
+    fc.assert(
+      fc.property(taggedValue, fc.uint8Array({ maxLength: 16 }), fc.uint8Array({ maxLength: 16 }), (value, before, after) => {
+        const encoded = taggedCodec.encode(value);
+        const chunk = Buffer.concat([before, encoded, after]);
+        assert.deepStrictEqual(decodeRange(taggedCodec, chunk, before.length, before.length + encoded.length), value);
+      }),
+      params(RUNS.some),
+    );
+    // The bytes after the range are not the value's: a Date's length is checked against the range.
+    const date = taggedCodec.encode(new Date(0));
+    const padded = Buffer.concat([date, Buffer.from([0x01])]);
+    assert.deepEqual(decodeRange(taggedCodec, padded, 0, date.length), new Date(0));
+    assert.throws(() => decodeRange(taggedCodec, padded, 0, padded.length), (err: Error) => err instanceof DecodeError && /bad length 10/.test(err.message));
+    assert.throws(() => decodeRange(taggedCodec, padded, 3, 3), (err: Error) => err instanceof DecodeError && /empty value/.test(err.message));
+    // Another codec gets exactly the range's bytes.
+    const seen: Buffer[] = [];
+    const own = { encode: (v: unknown) => Buffer.from(String(v)), decode: (data: Buffer) => (seen.push(Buffer.from(data)), data.toString()) };
+    assert.equal(decodeRange(own, Buffer.from('xxhelloyy'), 2, 7), 'hello');
+    assert.deepEqual(seen, [Buffer.from('hello')]);
   });
 
   test('values holding an Error: name, message, stack, code and own properties survive', () => {

@@ -22,7 +22,7 @@ import fc from 'fast-check';
 import { DecodeError, ProtocolError } from '../../src/errors.js';
 import { serializeJsonCodec, taggedCodec } from '../../src/protocol/codec.js';
 import { DEFAULT_MAX_CONN_OBJECT_SIZE, DEFAULT_MAX_FRAME_SIZE, FrameDecoder, type FrameDecoderLimits, type FrameSink } from '../../src/protocol/frame-decoder.js';
-import { type Codec, type ConnObj, decodeInvokeArgs, encodeInvokeArgs, encodePacket, HEADER_LENGTH, type Packet } from '../../src/protocol/packet.js';
+import { type Codec, type ConnObj, decodeInvokeArgs, encodeInvokeArgs, encodePacket, HEADER_LENGTH, type Packet, packetData } from '../../src/protocol/packet.js';
 
 // ---------------------------------------------------------------------------------------------
 // Run parameters
@@ -51,7 +51,7 @@ class Recorder implements FrameSink {
   #fatalSeen = false;
 
   onPacket(packet: Packet): void {
-    const event: DecoderEvent = { kind: 'packet', id: packet.id, isResponse: packet.isResponse, timeout: packet.timeout, connObj: packet.connObj, data: packet.data };
+    const event: DecoderEvent = { kind: 'packet', id: packet.id, isResponse: packet.isResponse, timeout: packet.timeout, connObj: packet.connObj, data: packetData(packet) };
     if (this.#fatalSeen) this.afterFatal.push(event);
     this.events.push(event);
   }

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProtocolError } from '../../src/errors.js';
 import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder, type FrameDecoderLimits, type FrameSink } from '../../src/protocol/frame-decoder.js';
-import { type ConnObj, encodePacket, type Packet } from '../../src/protocol/packet.js';
+import { type ConnObj, encodePacket, type Packet, packetData } from '../../src/protocol/packet.js';
 import { mulberry32 } from '../helpers/random.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -83,11 +83,13 @@ function assertPacket(actual: Packet | undefined, expected: Expected, message: s
   assert.equal(actual.isResponse, expected.isResponse, `${message}: isResponse`);
   assert.equal(actual.timeout, expected.timeout, `${message}: timeout`);
   assert.deepEqual(actual.connObj, expected.connObj, `${message}: connObj`);
+  const data = packetData(actual);
   if (expected.data === undefined || expected.data.length === 0) {
-    assert.equal(actual.data, undefined, `${message}: empty data is undefined`);
+    assert.equal(actual.dataEnd, actual.dataStart, `${message}: empty data has no bytes`);
+    assert.equal(data, undefined, `${message}: empty data is undefined`);
   } else {
-    assert.ok(actual.data, `${message}: data missing`);
-    assert.ok(actual.data.equals(expected.data), `${message}: data bytes differ`);
+    assert.ok(data, `${message}: data missing`);
+    assert.ok(data.equals(expected.data), `${message}: data bytes differ`);
   }
 }
 
@@ -191,23 +193,27 @@ describe('FrameDecoder: chunking', () => {
     }
   });
 
-  test('(d) data is a view into the chunk when the packet lies in one chunk', () => {
+  test('(d) data is the chunk itself, from dataStart to dataEnd, when the packet lies in one chunk', () => {
     const { sink, decoder } = setup();
     const connObj: ConnObj = { type: 'subscribe_result', key: 'k' };
     const data = Buffer.alloc(10_000, 0x5a); // large: not from the shared pool
     const chunk = encodePacket(11, false, 3000, connObj, data);
     decoder.push(chunk);
     const packet = sink.packets[0];
-    assert.ok(packet?.data, 'packet with data delivered');
-    assert.equal(packet.data.buffer, chunk.buffer, 'same ArrayBuffer: not a copy');
-    assert.equal(packet.data.byteOffset, chunk.byteOffset + 24 + Buffer.byteLength(JSON.stringify(connObj)));
-    assert.equal(packet.data.length, data.length);
+    assert.ok(packet, 'packet delivered');
+    assert.equal(packet.bytes, chunk, 'the chunk itself: not a copy');
+    assert.equal(packet.dataStart, 24 + Buffer.byteLength(JSON.stringify(connObj)));
+    assert.equal(packet.dataEnd, chunk.length);
+    const view = packetData(packet)!;
+    assert.equal(view.buffer, chunk.buffer, 'packetData is a view: same ArrayBuffer');
+    assert.equal(view.byteOffset, chunk.byteOffset + packet.dataStart);
+    assert.equal(view.length, data.length);
     // Writing through the chunk shows through the packet data: it is a view.
     chunk[chunk.length - 1] = 0x01;
-    assert.equal(packet.data[packet.data.length - 1], 0x01);
+    assert.equal(view[view.length - 1], 0x01);
   });
 
-  test('(d) several packets in one chunk: each data is a view into that chunk', () => {
+  test('(d) several packets in one chunk: the data of each lies in that chunk', () => {
     const { sink, decoder } = setup();
     const chunk = Buffer.concat([
       encodePacket(1, false, 1, { type: 'a' }, Buffer.from('first')),
@@ -216,27 +222,28 @@ describe('FrameDecoder: chunking', () => {
     decoder.push(chunk);
     assert.equal(sink.packets.length, 2);
     for (const p of sink.packets) {
-      assert.ok(p.data);
-      assert.equal(p.data.buffer, chunk.buffer);
-      assert.ok(p.data.byteOffset >= chunk.byteOffset && p.data.byteOffset + p.data.length <= chunk.byteOffset + chunk.length);
+      assert.equal(p.bytes, chunk);
+      assert.ok(p.dataStart > 0 && p.dataStart < p.dataEnd && p.dataEnd <= chunk.length, `data at ${p.dataStart}..${p.dataEnd}`);
     }
-    assert.equal(sink.packets[0]!.data!.toString(), 'first');
-    assert.equal(sink.packets[1]!.data!.toString(), 'second');
+    assert.equal(packetData(sink.packets[0]!)!.toString(), 'first');
+    assert.equal(packetData(sink.packets[1]!)!.toString(), 'second');
   });
 
-  test('(e) push(view, limit, length): only view[0 .. length) counts, at every cut, as a slab reader hands it over', () => {
-    // A reader reads into the unused end of a slab and hands over that whole view with the
-    // number of bytes read; what lies past them is garbage (here the second read goes into a new
-    // slab, so the first one's garbage stays garbage).
+  test('(e) push(slab, limit, start, end): only slab[start .. end) counts, at every cut, as a slab reader hands it over', () => {
+    // A reader reads into the unused end of a slab and hands over the whole slab with where the
+    // read went; what lies around it is garbage (here the second read goes into a new slab, so
+    // the first one's garbage stays garbage).
     const all = Buffer.concat(encoded);
     for (let cut = 1; cut < all.length; cut += 7) {
       const { sink, decoder } = setup();
-      const slab1 = Buffer.alloc(all.length + 64, 0xee); // 0xee past each read: never part of a packet
+      const slab1 = Buffer.alloc(all.length + 64, 0xee); // 0xee around each read: never part of a packet
       const slab2 = Buffer.alloc(all.length + 64, 0xee);
-      all.copy(slab1, 0, 0, cut);
-      decoder.push(slab1, Infinity, cut);
-      all.copy(slab2, 0, cut);
-      decoder.push(slab2, Infinity, all.length - cut);
+      const at1 = cut % 29;
+      const at2 = 64 - (cut % 31);
+      all.copy(slab1, at1, 0, cut);
+      decoder.push(slab1, Infinity, at1, at1 + cut);
+      all.copy(slab2, at2, cut);
+      decoder.push(slab2, Infinity, at2, at2 + all.length - cut);
       assert.equal(sink.errors.length, 0, `cut ${cut}: no error`);
       assert.equal(sink.packets.length, expected.length, `cut ${cut}: every packet`);
       expected.forEach((e, i) => assertPacket(sink.packets[i], e, `cut ${cut}, packet ${i}`));
@@ -244,9 +251,10 @@ describe('FrameDecoder: chunking', () => {
     }
   });
 
-  test('(e) a zero length is nothing, whatever the view holds', () => {
+  test('(e) an empty range is nothing, whatever the chunk holds', () => {
     const { sink, decoder } = setup();
-    decoder.push(encoded[0]!, Infinity, 0);
+    decoder.push(encoded[0]!, Infinity, 0, 0);
+    decoder.push(encoded[0]!, Infinity, 5, 5);
     assert.equal(sink.packets.length, 0);
     assert.equal(decoder.bufferedBytes, 0);
   });

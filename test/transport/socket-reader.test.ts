@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
-import { encodePacket, type Packet } from '../../src/protocol/packet.js';
+import { encodePacket, type Packet, packetData } from '../../src/protocol/packet.js';
 import { Connection } from '../../src/transport/connection.js';
 import { connectTo } from '../../src/transport/endpoint.js';
 
@@ -54,7 +54,7 @@ test('data views kept from earlier reads still hold their bytes after 4 MiB more
   assert.equal(got.length, count, 'every packet arrived before anything closed the connection');
   assert.ok(conn.traffic.bytesIn >= count * 7 * 1024);
   for (let i = 0; i < count; i++) {
-    const data = got[i]!.data!;
+    const data = packetData(got[i]!)!;
     assert.equal(got[i]!.id, i + 1, 'in order');
     assert.equal(data.length, 7 * 1024);
     assert.ok(data.every(byte => byte === i % 251), `packet ${i + 1}: its bytes are its own (a later read did not overwrite them)`);
@@ -90,6 +90,6 @@ test('the peer closing is seen as a close; a packet cut short by it is never del
   const cut = encodePacket(2, false, 1000, { type: 'subscribe_result', key: 'k' }, Buffer.from('cut short')).subarray(0, 30);
   const { got, closed, close } = await pair(socket => socket.end(Buffer.concat([whole, cut])));
   await closed;
-  assert.deepEqual(got.map(p => [p.id, p.data?.toString()]), [[1, 'whole']]);
+  assert.deepEqual(got.map(p => [p.id, packetData(p)?.toString()]), [[1, 'whole']]);
   close();
 });
