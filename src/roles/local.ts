@@ -7,6 +7,7 @@ import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { ResolvedOptions } from '../options.js';
 import type { DelegateNames } from '../delegates.js';
+import { codecName } from '../protocol/codec.js';
 import type { Codec } from '../protocol/packet.js';
 import type { FollowerStats } from '../stats.js';
 import { noTraffic, type Traffic } from '../stats.js';
@@ -127,13 +128,27 @@ export class LocalRole implements Role, Subscriber {
   }
 
   /**
-   * Subscriber: each value is decoded, so a process never shares an object with the DataClient,
-   * and handed to the listeners on a later tick (as 3.x): never inside the DataClient's own
-   * emit, nor inside the `subscribe()` or invoked method that caused it.
+   * Subscriber: each value is decoded from its encoding, so a process never shares an object with
+   * the DataClient, and handed to the listeners on a later tick (as 3.x): never inside the
+   * DataClient's own emit, nor inside the `subscribe()` or invoked method that caused it. The
+   * encoding is taken now (it is the value as it was when pushed); the decoding waits for that
+   * tick too, so the writes to the followers in the same delivery loop do not wait for it (a
+   * large value takes about as long to decode as it took to encode).
    */
   deliver(key: string, encoded: EncodedValue): void {
-    const value = this.codec.decode(encoded.bytes(this.codec));
-    process.nextTick(() => this.sink.deliver(key, value));
+    const bytes = encoded.bytes(this.codec);
+    process.nextTick(() => this.#deliverCopy(key, bytes));
+  }
+
+  #deliverCopy(key: string, bytes: Buffer): void {
+    let value: unknown;
+    try {
+      value = this.codec.decode(bytes);
+    } catch (err) {
+      this.host.options.logger.warn(`[cluster-share] "${this.host.options.name}": subscription value for ${key} does not decode with ${codecName(this.codec)}; this process's listeners did not get it: ${(err as Error)?.message ?? err}`);
+      return;
+    }
+    this.sink.deliver(key, value);
   }
 
   /**
