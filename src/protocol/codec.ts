@@ -273,13 +273,13 @@ export function encoderAfter(codec: Codec): ((value: unknown, room: number) => B
 /** The codecs a cluster-share follower offers in register_channel, in order of preference. */
 export const NEGOTIABLE_CODECS: readonly NamedCodec[] = [taggedCodec];
 
-/** Picks the first offered codec this process has; undefined (serialize-json) if none. */
 /** The name a codec is known by in stats: its negotiated name, or `transcode` for a user's own. */
 export function codecName(codec: Codec): string {
   const { name } = codec as Partial<NamedCodec>;
   return typeof name === 'string' ? name : 'transcode';
 }
 
+/** Picks the first offered codec this process has; undefined (serialize-json) if none. */
 export function chooseCodec(offered: unknown): NamedCodec | undefined {
   if (!Array.isArray(offered)) return undefined;
   for (const name of offered) {
