@@ -26,6 +26,7 @@ import { findSocketUid, isAllowedUid, resolveAllowedUsers } from '../src/transpo
 import { FixtureClient } from './fixtures/data-client.js';
 import type { IntruderConfig, IntruderReport } from './fixtures/intruder.js';
 import { type Impl, Member, type MemberIo, RemoteError, freePort, killAll } from './helpers/group.js';
+import { sigcont, sigstop } from './helpers/signals.js';
 import { within } from './helpers/within.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -457,17 +458,6 @@ async function intrude(config: IntruderConfig, io: MemberIo): Promise<IntruderRe
   }
 }
 
-/** Resolves once /proc says process `pid` is stopped (state T), bounded. */
-async function stopped(pid: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!/^\d+ \(.*\) [Tt] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))) {
-    if (Date.now() > deadline) throw new Error(`process ${pid} did not stop`);
-    await new Promise(resolve => setImmediate(resolve));
-  }
-}
-
-/** Known and not fixed yet: PortServer.removeChannel does not close refused connections (see the report). */
-
 describe('peer-user: ways around the check', () => {
   test('a refused connection cannot register with a second register_channel in the same write', { ...multiUser, timeout: 60_000 }, async () => {
     const port = await freePort();
@@ -531,13 +521,12 @@ describe('peer-user: ways around the check', () => {
     assert.equal(await leader.ready(), true);
     const tag = 'intruder: closed early';
     // A leader busy for a moment (here: stopped) accepts the connection late.
-    process.kill(leader.pid, 'SIGSTOP');
     let report: IntruderReport;
     try {
-      await stopped(leader.pid);
+      await sigstop(leader.pid);
       report = await intrude({ port, mode: 'close-early', channel: CHANNEL, method: 'gate', tag }, AS_NOBODY);
     } finally {
-      process.kill(leader.pid, 'SIGCONT');
+      sigcont(leader.pid);
     }
     assert.equal(report.uid, NOBODY_UID, 'the intruder ran as nobody');
     // Whichever comes first once the leader runs again: it refuses the connection (a warning),

@@ -25,6 +25,7 @@ import {
   freePort, type Impl, killAll, Member, type MemberConfig, RemoteError, startTrace, stopTrace, type TraceRecord, traceRecords, traceServed,
 } from './helpers/group.js';
 import { mulberry32 } from './helpers/random.js';
+import { sigcont, sigstop } from './helpers/signals.js';
 import { within } from './helpers/within.js';
 
 /** leaderTimeout of every group here: small, so the file runs quickly. */
@@ -104,17 +105,17 @@ async function group(options: ClusterOptions, callLog: string, n: number, impls:
   return { leader, followers };
 }
 
-function stop(m: Member): number {
-  const at = Date.now();
-  process.kill(m.pid, 'SIGSTOP');
+/** SIGSTOP, confirmed: resolves to the first whole ms at which `m` was surely stopped (see `sigstop`). */
+async function stop(m: Member): Promise<number> {
   stopped.add(m.pid);
-  return at;
+  return sigstop(m.pid);
 }
 
+/** SIGCONT: returns the last whole ms at which `m` was surely still stopped (see `sigcont`). */
 function resume(m: Member): number {
-  process.kill(m.pid, 'SIGCONT');
+  const at = sigcont(m.pid);
   stopped.delete(m.pid);
-  return Date.now();
+  return at;
 }
 
 /** Graceful close, followers first and the port's leader last; then the rendezvous socket must be gone. */
@@ -216,11 +217,9 @@ describe('chaos: the port leader is stopped and resumed 20 times under load', ()
       const takenOverBefore = victim.clientEvents('takenOver').length;
       const marks = others.map(m => m.messages.length);
       const hold = Math.round((1.5 + 1.5 * random()) * LT);
-      const stoppedAt = stop(victim);
-      // Every other member completes a call it started after the stop (asked now, answered
-      // whenever). Times are whole ms: a call stamped `stoppedAt` itself may have started just
-      // before the signal and been answered by the victim, hence the 2 ms.
-      const served = others.map(m => traceServed(m, stoppedAt + 2));
+      const stoppedAt = await stop(victim);
+      // Every other member completes a call it started after the stop (asked now, answered whenever).
+      const served = others.map(m => traceServed(m, stoppedAt));
       await delay(hold); // the length of the stop: the fault under test
       const resumedAt = resume(victim);
       const firsts = await within(Promise.all(served), 30_000, () => `round ${round}: every other member served after the stop of ${victim.pid}`);
@@ -307,7 +306,7 @@ describe('focused cases', () => {
     const callLog = newCallLog();
     const options: ClusterOptions = { port, leaderTimeout: LT };
     const { leader, followers } = await group(options, callLog, 3);
-    const stoppedAt = stop(leader);
+    const stoppedAt = await stop(leader);
     const { interim, at } = await interimLeader(followers, 'an interim leader after the stop');
     assert.ok(fs.existsSync(rendezvousOf(port)), 'the interim leader serves on the rendezvous socket');
     assert.deepEqual(await within(Promise.all(followers.map(m => m.invoke('exec', `stopped-${m.pid}`))), 10_000, () => 'calls during the stop'),
@@ -393,7 +392,7 @@ describe('focused cases', () => {
     const { leader, followers } = await group(options, callLog, 2);
     const newcomer = member(options, callLog, { deferStart: true });
     await within(newcomer.waitFor(m => m.event === 'waiting'), 30_000, () => 'the newcomer process is up');
-    const stoppedAt = stop(leader);
+    const stoppedAt = await stop(leader);
     const { interim } = await interimLeader(followers, 'an interim leader after the stop');
     // The process is up: its client is created now, and its first call is made at once.
     const startedAt = Date.now();
@@ -423,7 +422,7 @@ describe('focused cases', () => {
     await Promise.all(followers.map(m => startTrace(m, { prefix: 'off', minGapMs: 10, maxGapMs: 20, maxInFlight: 16 })));
     const since = Date.now();
     await within(Promise.all(followers.map(m => traceServed(m, since))), 30_000, () => 'the followers served');
-    const stoppedAt = stop(leader);
+    const stoppedAt = await stop(leader);
     await delay(HOLD); // the length of the stop: the fault under test
     const rendezvousDuringStop = fs.existsSync(rendezvousOf(port));
     const resumedAt = resume(leader);
@@ -457,7 +456,7 @@ describe('focused cases', () => {
     assert.equal((await old.state()).state, undefined, 'the third follower runs cluster-client 3.x');
     assert.equal(await old.invoke('exec', 'old-before'), leader.pid);
 
-    const stoppedAt = stop(leader);
+    const stoppedAt = await stop(leader);
     const { interim } = await interimLeader(shares, 'an interim leader after the stop');
     const during = await within(Promise.all(shares.map(m => m.invoke('exec', `share-during-${m.pid}`))), 10_000, () => 'cluster-share calls during the stop');
     assert.deepEqual(during, shares.map(() => interim.pid), 'the cluster-share followers are served by the interim leader');
