@@ -4,7 +4,7 @@
 //
 //   npm run bench:fanout                 (builds first)
 //   node benchmark/fanout.mjs [--quick] [--impl LIST] [--followers 3,15] [--duration MS]
-//                             [--warmup MS] [--window W] [--rate R]
+//                             [--warmup MS] [--window W] [--rate R] [--rounds N]
 //
 // Every follower subscribes to one key. The leader's harness calls the listener the library
 // gave its DataClient, with { seq, t, data: 64 B string } (t = the leader's process.hrtime, the
@@ -23,7 +23,7 @@
 //
 // See benchmark/README.md.
 import {
-  COMMON_USAGE, Group, IMPL_LABEL, fmtInt, fmtRatio, fmtUs, mergeRuns, nowUs, parseOptions, printMachine, printTable,
+  COMMON_USAGE, Group, IMPL_LABEL, fmtInt, fmtRatio, fmtUs, median, mergeRuns, nowUs, parseOptions, printMachine, printTable,
   ratio, runIfMain, sleep, writeResult,
 } from './lib/harness.mjs';
 
@@ -33,6 +33,7 @@ export const USAGE = `usage: node benchmark/fanout.mjs [options]
   --warmup MS       warm-up before each phase (default 500; --quick 200)
   --window W        values a follower may be behind before the leader waits (default 256)
   --rate R          values per second of the paced phase (default 1000)
+  --rounds N        measurements per implementation, interleaved; figures are medians (default 3; --quick 1)
 ${COMMON_USAGE}`;
 
 const ACK_EVERY = 8;
@@ -73,22 +74,51 @@ async function measureImpl(impl, followers, opts) {
   }
 }
 
-export async function run({ quick = false, impls, followerCounts = [3, 15], duration, warmup, window = 256, rate = 1000 }) {
+/** The median of every figure of a phase over the rounds; lost and reordered values are summed. */
+function medianPhase(phases) {
+  const out = {};
+  for (const key of Object.keys(phases[0])) {
+    const values = phases.map(p => p[key]);
+    out[key] = key === 'lost' || key === 'reordered' ? values.reduce((a, b) => a + b, 0) : median(values);
+  }
+  return out;
+}
+
+export async function run({ quick = false, impls, followerCounts = [3, 15], duration, warmup, window = 256, rate = 1000, rounds }) {
   const opts = {
     durationMs: duration ?? (quick ? 600 : 2000),
     pacedMs: quick ? 500 : 1500,
     warmupMs: warmup ?? (quick ? 200 : 500),
     window,
     rate,
+    rounds: rounds ?? (quick ? 1 : 3),
   };
   console.log(`\n== fanout: leader pushes { seq, t, 64 B string } to F subscribed followers; window ${window} values, ` +
-    `acks every ${ACK_EVERY}; saturated ${opts.warmupMs} + ${opts.durationMs} ms, paced ${rate}/s ${opts.warmupMs} + ${opts.pacedMs} ms`);
+    `acks every ${ACK_EVERY}; saturated ${opts.warmupMs} + ${opts.durationMs} ms, paced ${rate}/s ${opts.warmupMs} + ${opts.pacedMs} ms; ` +
+    `${opts.rounds} round(s), implementations interleaved, medians`);
   const cells = [];
   for (const followers of followerCounts) {
+    const perImpl = Object.fromEntries(impls.map(impl => [impl, []]));
+    for (let round = 0; round < opts.rounds; round++) {
+      const order = impls.map((_, i) => impls[(i + round) % impls.length]);
+      for (const impl of order) {
+        process.stdout.write(`  ${followers} followers, round ${round + 1}/${opts.rounds}: ${impl}\n`);
+        perImpl[impl].push(await measureImpl(impl, followers, opts));
+      }
+    }
     const results = {};
     for (const impl of impls) {
-      process.stdout.write(`  ${followers} followers: ${impl}\n`);
-      results[impl] = await measureImpl(impl, followers, opts);
+      const runs = perImpl[impl];
+      results[impl] = {
+        saturated: medianPhase(runs.map(r => r.saturated)),
+        paced: medianPhase(runs.map(r => r.paced)),
+        rounds: runs.map(r => ({ valuesPerSecond: r.saturated.valuesPerSecond, pacedP50Us: r.paced.p50Us, pacedP99Us: r.paced.p99Us })),
+        warnings: {
+          warn: runs.reduce((n, r) => n + r.warnings.warn, 0),
+          error: runs.reduce((n, r) => n + r.warnings.error, 0),
+          samples: runs.flatMap(r => r.warnings.samples).slice(0, 5),
+        },
+      };
     }
     const cs = results['cluster-share'];
     const ratios = {
@@ -134,6 +164,7 @@ runIfMain(import.meta.url, async () => {
     warmup: { type: 'string' },
     window: { type: 'string', default: '256' },
     rate: { type: 'string', default: '1000' },
+    rounds: { type: 'string' },
   });
   printMachine();
   const result = await run({
@@ -144,6 +175,7 @@ runIfMain(import.meta.url, async () => {
     warmup: opts.warmup === undefined ? undefined : Number(opts.warmup),
     window: Number(opts.window),
     rate: Number(opts.rate),
+    rounds: opts.rounds === undefined ? undefined : Number(opts.rounds),
   });
   console.log(`\nresults written to ${writeResult('fanout', result)}`);
 });
