@@ -7,7 +7,6 @@
 //   npm run build && node benchmark/fairness.mjs [--ms=3000]
 import { fork } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
@@ -71,12 +70,8 @@ if (role === 'leader') {
   process.send({ longest, calls });
 } else {
   const ms = Number(process.argv.find(a => a.startsWith('--ms='))?.slice(5) ?? 3000);
-  const freePort = () => new Promise(resolve => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port: p } = s.address();
-      s.close(() => resolve(p));
-    });
-  });
+  // Imported here, in the parent only: the harness's exit and signal handlers are not the children's.
+  const { freePort } = await import('./lib/harness.mjs');
   const port = await freePort();
   const leader = fork(here, ['leader', String(port)]);
   await once(leader, 'message');

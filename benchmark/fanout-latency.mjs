@@ -78,7 +78,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseOrExit } from './lib/cli.mjs';
 import {
-  IMPLS as SUITE_IMPLS, cleanup as harnessCleanup, fmtRatio, fmtUs, freePort, median, nowUs, printMachine, printTable, ratio, resultsDir,
+  IMPLS as SUITE_IMPLS, cleanup as harnessCleanup, fmtRatio, fmtUs, freePorts, median, nowUs, printMachine, printTable, ratio, resultsDir,
   root, runIfMain, sleep, snapshotClusterShare, within, writeResult,
 } from './lib/harness.mjs';
 
@@ -290,8 +290,8 @@ class Group {
   }
 
   static async start(impls, shareUrl, altShareUrl, leaderExecArgv) {
-    const ports = {};
-    for (const impl of impls) ports[impl] = await freePort();
+    const list = await freePorts(impls.length);
+    const ports = Object.fromEntries(impls.map((impl, i) => [impl, list[i]]));
     const group = new Group(impls, ports, shareUrl, altShareUrl);
     group.leader = new Member({ role: 'leader', impls, ports, shareUrl, altShareUrl }, leaderExecArgv);
     await within(group.leader.ready, 60_000, 'the leader was not ready within 60 s');

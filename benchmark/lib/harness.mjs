@@ -132,15 +132,32 @@ export function snapshotClusterShare() {
   }
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+export async function freePort() {
+  const [port] = await freePorts(1);
+  return port;
+}
+
+/**
+ * `n` distinct free ports on 127.0.0.1. Every port is held until all are known: a port released
+ * and asked for again at once may be handed out twice, and two implementations of one group on
+ * the same port would meet (cluster-share then rightly reports the bare floor's server as a
+ * program that does not speak its protocol).
+ */
+export async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+      });
+    }
+    return servers.map(server => server.address().port);
+  } finally {
+    await Promise.all(servers.map(server => new Promise(resolve => server.close(() => resolve()))));
+  }
 }
 
 /** Settles like `promise`, unless `ms` pass first: then as `onTimeout(resolve, reject)` says. */
