@@ -78,8 +78,8 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseOrExit } from './lib/cli.mjs';
 import {
-  IMPLS as SUITE_IMPLS, cleanup as harnessCleanup, fmtRatio, fmtUs, freePorts, median, nowUs, printMachine, printTable, ratio, resultsDir,
-  root, runIfMain, sleep, snapshotClusterShare, within, writeResult,
+  IMPLS as SUITE_IMPLS, cleanup as harnessCleanup, cpuSnapshot, foreignCpuShare as foreignCpuShareOf, fmtRatio, fmtUs, freePorts, median, nowUs, printMachine, printTable, ratio, resultsDir,
+  root, runIfMain, sleep, snapshotClusterShare, waitIdle, within, writeResult,
 } from './lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -327,46 +327,6 @@ class Group {
 
 // ---------------------------------------------------------------------- other load (Linux)
 /**
- * Busy clock ticks of the whole machine (/proc/stat) and ticks used by this process, its live
- * members and its reaped ones; two snapshots give the share of the machine's CPU time that OTHER
- * processes used in between (null where /proc is missing).
- */
-function cpuSnapshot(members) {
-  try {
-    const ticks = stat => {
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return { own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
-    };
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const self = ticks(readFileSync('/proc/self/stat', 'utf8'));
-    let ours = self.own + self.reaped;
-    for (const m of members) {
-      try {
-        ours += ticks(readFileSync(`/proc/${m.pid}/stat`, 'utf8')).own;
-      } catch {}
-    }
-    return { busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal, ours };
-  } catch {
-    return null;
-  }
-}
-const foreignShare = (a, b) => (!a || !b || b.total <= a.total ? null : Math.max(0, (b.busy - a.busy - (b.ours - a.ours)) / (b.total - a.total)));
-
-/** Waits until the machine is less than 15 % busy over one second, at most `seconds`. */
-async function waitIdle(seconds) {
-  const deadline = Date.now() + seconds * 1000;
-  for (let said = false; ;) {
-    const a = cpuSnapshot([]);
-    await sleep(1000);
-    const busy = a ? (() => { const b = cpuSnapshot([]); return (b.busy - a.busy) / Math.max(1, b.total - a.total); })() : 0;
-    if (busy < 0.15) return;
-    if (Date.now() > deadline) return console.log(`  (still ${(busy * 100).toFixed(0)} % busy after ${seconds} s: going on)`);
-    if (!said) console.log(`  (the CPUs are ${(busy * 100).toFixed(0)} % busy with other processes: waiting up to ${seconds} s)`);
-    said = true;
-  }
-}
-
-/**
  * The main thread's time on a CPU and time waiting in the run queue, in ns (/proc/PID/schedstat,
  * Linux), summed over `members`; null where it cannot be read.
  */
@@ -482,7 +442,7 @@ async function measureCell(group, f, opts, batchWindows) {
       batchWindows?.push({ impl: order[0], from, to, values: opts.values, followers: f });
     }
   }
-  const foreignCpuShare = foreignShare(cpuBefore, cpuSnapshot([group.leader, ...group.followers]));
+  const foreignCpuShare = foreignCpuShareOf(cpuBefore, cpuSnapshot([group.leader, ...group.followers]));
   // Every push with its implementation and round, and when the next push (of any implementation)
   // came; after the last push of a run a drain pause follows: there, one interval after it.
   const pushed = runs.flatMap(({ round, order, pushes }) => Array.from({ length: pushes.length / 2 }, (_, k) => ({
@@ -720,7 +680,7 @@ async function measureCells(opts, { leaderArgv = [], followerArgv = () => [], ba
       process.stdout.write(`\n  F = ${f}: forking ${n} followers ...`);
       const setup = await group.addFollowers(n, i => [...followerArgv(i, n), ...(opts.followerArgs ?? [])]);
       process.stdout.write(` ready in ${(setup.readyMs / 1000).toFixed(1)} s, primed in ${(setup.primedMs / 1000).toFixed(1)} s; measuring\n`);
-      if (opts.waitIdleS > 0) await waitIdle(opts.waitIdleS);
+      if (opts.waitIdleS > 0) await waitIdle(opts.waitIdleS, '  ');
       const cell = await measureCell(group, f, opts, batchWindows);
       cell.setup = setup;
       printCell(cell, opts, setup);

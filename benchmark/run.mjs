@@ -12,8 +12,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { renderChart, fmt } from './lib/chart.mjs';
 import {
-  COMMON_USAGE, cleanup, cpuBusy, cpuSnapshot, foreignCpuShare, fmtRatio, machine, parseOptions, printMachine, printTable, resultsDir, root, roundNumbers,
-  snapshotClusterShare,
+  COMMON_USAGE, cleanup, cpuSnapshot, foreignCpuShare, fmtRatio, machine, parseOptions, printMachine, printTable, resultsDir, root, roundNumbers,
+  snapshotClusterShare, waitIdle,
 } from './lib/harness.mjs';
 import * as invoke from './invoke.mjs';
 import * as oneway from './oneway.mjs';
@@ -45,21 +45,6 @@ if (!(waitIdleS >= 0)) {
   process.exit(2);
 }
 
-/** Waits until the CPUs are less than 15 % busy over one second, at most `seconds`. */
-async function waitIdle(seconds) {
-  const deadline = Date.now() + seconds * 1000;
-  let said = false;
-  for (;;) {
-    const busy = await cpuBusy(1000);
-    if (busy < 0.15) return;
-    if (Date.now() > deadline) {
-      console.log(`(still ${(busy * 100).toFixed(0)} % busy after ${seconds} s: going on)`);
-      return;
-    }
-    if (!said) console.log(`(the CPUs are ${(busy * 100).toFixed(0)} % busy with other processes: waiting up to ${seconds} s)`);
-    said = true;
-  }
-}
 const only = opts.only.split(',').map(s => s.trim()).filter(Boolean);
 for (const name of only) {
   if (!SCENARIOS[name]) {

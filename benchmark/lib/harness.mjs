@@ -445,12 +445,32 @@ export async function cpuBusy(ms = 500) {
 }
 
 /**
- * CPU accounting on Linux (null elsewhere): busy clock ticks of the whole machine (/proc/stat)
- * and ticks used by this process and its children, live (/proc/<pid>/stat) or already reaped
- * (this process's cutime + cstime). Two snapshots give the share of the machine's CPU time that
- * OTHER processes used in between: `foreignCpuShare(a, b)`.
+ * Waits until the CPUs are less than 15 % busy over one second, at most `seconds`; says so when
+ * it waits, and when it gives up. `indent` goes in front of what it prints.
  */
-export function cpuSnapshot() {
+export async function waitIdle(seconds, indent = '') {
+  const deadline = Date.now() + seconds * 1000;
+  let said = false;
+  for (;;) {
+    const busy = await cpuBusy(1000);
+    if (busy < 0.15) return;
+    if (Date.now() > deadline) {
+      console.log(`${indent}(still ${(busy * 100).toFixed(0)} % busy after ${seconds} s: going on)`);
+      return;
+    }
+    if (!said) console.log(`${indent}(the CPUs are ${(busy * 100).toFixed(0)} % busy with other processes: waiting up to ${seconds} s)`);
+    said = true;
+  }
+}
+
+/**
+ * CPU accounting on Linux (null elsewhere): busy clock ticks of the whole machine (/proc/stat)
+ * and ticks used by this process and its children, live (/proc/<pid>/stat of each of
+ * `processes`, by default the ones the harness forked) or already reaped (this process's cutime
+ * + cstime). Two snapshots give the share of the machine's CPU time that OTHER processes used in
+ * between: `foreignCpuShare(a, b)`.
+ */
+export function cpuSnapshot(processes = children) {
   try {
     const ticks = stat => {
       // fields after the ")" of the command: state is [0]; utime, stime, cutime, cstime are [11..14]
@@ -461,7 +481,7 @@ export function cpuSnapshot() {
     const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu;
     const self = ticks(readFileSync('/proc/self/stat', 'utf8'));
     let ours = self.own + self.reaped;
-    for (const child of children) {
+    for (const child of processes) {
       try {
         ours += ticks(readFileSync(`/proc/${child.pid}/stat`, 'utf8')).own;
       } catch {} // exited meanwhile: counted in cutime once reaped
