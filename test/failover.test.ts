@@ -17,6 +17,7 @@ import type { LoopStats } from './fixtures/member.js';
 import {
   Member, RemoteError, failureCount, freePort, killAll, leaderOf, loopStats, served, spawnGroup, startLoop, stopLoop, trackMembers,
 } from './helpers/group.js';
+import { sigcont, sigstop } from './helpers/signals.js';
 import { within } from './helpers/within.js';
 
 const { live, spawn } = trackMembers();
@@ -306,9 +307,9 @@ describe('a foreign program on the port', () => {
     const port = await freePort();
     const [leader] = await group(1, { port });
     assert.equal(await leader!.ready(), true);
-    process.kill(leader!.pid, 'SIGSTOP');
     let resumed = false;
     try {
+      await sigstop(leader!.pid);
       // Longer than the joiner's connectTimeout: silence must not make it give up for good.
       const joiner = new Member({ options: { port, connectTimeout: 1500, maxWaitTime: 3000, responseTimeout: 1000 }, reportRoleEvents: true });
       live.add(joiner);
@@ -317,7 +318,7 @@ describe('a foreign program on the port', () => {
       const stoppedFor = 4000;
       const t0 = performance.now();
       await new Promise(resolve => setTimeout(resolve, stoppedFor)); // the length of the stop under test, not a synchronisation
-      process.kill(leader!.pid, 'SIGCONT');
+      sigcont(leader!.pid);
       resumed = true;
       const tResume = performance.now();
       const role = await within(joiner.waitFor(m => m.event === 'role' && m.type === 'becomeFollower'), 30_000, () => `the joiner follows once the leader resumes (its messages: ${JSON.stringify(joiner.messages.map(x => [x.event, x.type ?? x.level ?? '']))})`);
@@ -326,7 +327,7 @@ describe('a foreign program on the port', () => {
       assert.equal(await within(joiner.invoke('pid'), 10_000, () => 'a call after the resume'), leader!.pid, 'served by the resumed leader');
       assert.equal((await leaderOf([leader!, joiner])).length, 1, 'one leader');
     } finally {
-      if (!resumed) process.kill(leader!.pid, 'SIGCONT');
+      if (!resumed) sigcont(leader!.pid);
     }
   });
 });
